@@ -1,0 +1,78 @@
+"""The eventsourcing Application base every bounded context shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
+
+from domain.shared.cause import Cause
+from domain.shared.errors import ConflictError
+
+T = TypeVar("T")
+
+MAX_COMMAND_ATTEMPTS = 5
+
+
+class CauseAsDict(Transcoding):
+    """Stores a Cause as a plain object, so auditors read it without our classes."""
+
+    type = Cause
+    name = "cause"
+
+    def encode(self, obj: Cause) -> dict[str, str | None]:
+        return {"actor_id": obj.actor_id, "actor_kind": obj.actor_kind,
+                "request_id": obj.request_id, "idempotency_key": obj.idempotency_key}
+
+    def decode(self, data: dict[str, Any]) -> Cause:
+        return Cause(**data)
+
+
+class BitstrideApplication(Application[UUID]):
+    """Adds the shared transcodings, not-found handling and conflict retries."""
+
+    def __init__(self, env: Any = None) -> None:
+        super().__init__(env)
+        # Called with (application name, last notification id) after each save commits; the
+        # in-process projection runners listen here so they wake at once instead of polling.
+        self.append_listeners: list[Callable[[str, int], None]] = []
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        if recordings:
+            for listener in self.append_listeners:
+                listener(self.name, recordings[-1].notification.id)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(CauseAsDict())
+
+    def get_or_none(self, aggregate_id: UUID) -> Any | None:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def last_position(self, recordings: list[Recording[UUID]]) -> int | None:
+        """The notification id to wait on for read-your-writes (None when nothing was saved)."""
+        return recordings[-1].notification.id if recordings else None
+
+
+def retry_on_conflict(command: Callable[[], T]) -> T:
+    """Re-run a load-decide-save command when another writer won the version race.
+
+    The command reloads fresh state each attempt, so it either applies cleanly on the new
+    state or raises its own domain error (a 409): never a lost update, never a 500.
+    """
+    for _ in range(MAX_COMMAND_ATTEMPTS - 1):
+        try:
+            return command()
+        except IntegrityError:
+            continue
+    try:
+        return command()
+    except IntegrityError:
+        raise ConflictError("The object changed concurrently too often; retry the request.") \
+            from None

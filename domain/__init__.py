@@ -1,0 +1,1 @@
+"""Aggregates, events and rules: stdlib and eventsourcing.domain only, no I/O."""

@@ -1,0 +1,1 @@
+"""Adapters: settings, storage, network clients, logging and metrics."""

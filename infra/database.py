@@ -1,0 +1,34 @@
+"""SQLAlchemy engines for the read models: the SQLite file, or Postgres in its own schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+
+from infra.eventstore import ensure_schema, plain_postgres_url
+
+
+def read_model_engine(url: str | None, sqlite_path: Path, schema: str,
+                      pool_size: int = 10) -> Engine:
+    if url:
+        ensure_schema(url, schema)
+        return create_engine(
+            plain_postgres_url(url).replace("postgresql://", "postgresql+psycopg://", 1),
+            pool_size=pool_size, max_overflow=30, pool_pre_ping=True,
+            connect_args={"options": f"-csearch_path={schema}"},
+        )
+    sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(f"sqlite:///{sqlite_path}",
+                           connect_args={"timeout": 30, "check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

@@ -1,0 +1,75 @@
+"""Maps Bitstride settings onto eventsourcing's persistence environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+from psycopg import sql
+
+from infra.settings import SettingsError
+
+
+def is_postgres(url: str | None) -> bool:
+    schemes = ("postgres", "postgresql", "postgresql+psycopg")
+    return bool(url) and urlsplit(url or "").scheme in schemes
+
+
+def postgres_env(url: str, schema: str) -> dict[str, str]:
+    """eventsourcing.postgres settings for a `postgresql://user:pass@host:port/db` URL."""
+    parts = urlsplit(url)
+    if not parts.hostname or not parts.path.strip("/"):
+        raise SettingsError(f"database URL must name a host and a database: {redact(url)}")
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")),
+        "POSTGRES_HOST": parts.hostname,
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_SCHEMA": schema,
+        # Never wait forever for the append lock: a stuck writer becomes a 503, not a hang.
+        "POSTGRES_LOCK_TIMEOUT": "5",
+        "POSTGRES_POOL_SIZE": "10",
+        "POSTGRES_MAX_OVERFLOW": "30",
+        "POSTGRES_PRE_PING": "y",
+    }
+
+
+def sqlite_env(path: Path) -> dict[str, str]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(path),
+        "SQLITE_LOCK_TIMEOUT": "10",
+    }
+
+
+def eventstore_env(url: str | None, sqlite_path: Path, schema: str) -> dict[str, str]:
+    """Postgres when a URL is given, otherwise the embedded SQLite file."""
+    if url:
+        if not is_postgres(url):
+            raise SettingsError(f"only postgresql:// database URLs are supported: {redact(url)}")
+        ensure_schema(url, schema)
+        return postgres_env(url, schema)
+    return sqlite_env(sqlite_path)
+
+
+def ensure_schema(url: str, schema: str) -> None:
+    """eventsourcing creates tables but not schemas; create ours if missing."""
+    with psycopg.connect(plain_postgres_url(url), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+
+
+def plain_postgres_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def redact(url: str) -> str:
+    """A URL safe for logs and error messages: the password replaced."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url

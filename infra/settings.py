@@ -1,0 +1,129 @@
+"""Typed settings, read once from the environment; nothing else reads os.environ."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+RuntimeMode = Literal["full", "gateway"]
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message is one line an operator can act on."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Bitstride can be configured with. Defaults are the embedded ones of `make run`."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    auth_port: int = 8001
+    mode: RuntimeMode = "full"
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    database_schema: str = "bitstride"
+    read_model_schema: str = "bitstride_read"
+    auth_database_url: str | None = None
+    auth_database_schema: str = "bitstride_auth"
+    auth_service_url: str | None = None
+    auth_internal_token: str | None = None
+    redis_url: str | None = None
+    auth_issuer: str = "bitstride-auth"
+    auth_audience: str = "bitstride-api"
+    access_token_ttl_seconds: int = 600
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    signing_key_file: Path | None = None
+    max_body_bytes: int = 1024 * 1024
+    read_your_writes_timeout_seconds: float = 5.0
+    ready_max_lag: int = 1000
+    public_url: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def events_sqlite_path(self) -> Path:
+        return self.data_dir / "bitstride.sqlite3"
+
+    @property
+    def auth_sqlite_path(self) -> Path:
+        return self.data_dir / "auth.sqlite3"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.signing_key_file or self.data_dir / "auth" / "signing-key.pem"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some fields changed (the CLI's --host/--port, tests' temp dirs)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    if value not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    return env.get(name) or None
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from the environment (or the given mapping) and validate them."""
+    env = os.environ if env is None else env
+    key_file = _optional(env, "AUTH_SIGNING_KEY_FILE")
+    return Settings(
+        host=env.get("BITSTRIDE_HOST") or "127.0.0.1",
+        port=_int(env, "BITSTRIDE_PORT", 8000),
+        auth_port=_int(env, "AUTH_PORT", 8001),
+        mode=_choice(env, "BITSTRIDE_MODE", "full", ("full", "gateway")),  # type: ignore[arg-type]
+        log_format=_choice(env, "LOG_FORMAT", "console", ("console", "json")),  # type: ignore[arg-type]
+        log_level=_choice(env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        data_dir=Path(env.get("BITSTRIDE_DATA_DIR") or "var"),
+        database_url=_optional(env, "DATABASE_URL"),
+        database_schema=env.get("DATABASE_SCHEMA") or "bitstride",
+        read_model_schema=env.get("READ_MODEL_SCHEMA") or "bitstride_read",
+        auth_database_url=_optional(env, "AUTH_DATABASE_URL"),
+        auth_database_schema=env.get("AUTH_DATABASE_SCHEMA") or "bitstride_auth",
+        auth_service_url=_optional(env, "AUTH_SERVICE_URL"),
+        auth_internal_token=_optional(env, "AUTH_INTERNAL_TOKEN"),
+        redis_url=_optional(env, "REDIS_URL"),
+        auth_issuer=env.get("AUTH_ISSUER") or "bitstride-auth",
+        auth_audience=env.get("AUTH_AUDIENCE") or "bitstride-api",
+        access_token_ttl_seconds=_int(env, "ACCESS_TOKEN_TTL_SECONDS", 600),
+        refresh_token_ttl_seconds=_int(env, "REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600),
+        signing_key_file=Path(key_file) if key_file else None,
+        max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
+        read_your_writes_timeout_seconds=_float(env, "READ_YOUR_WRITES_TIMEOUT_SECONDS", 5.0),
+        ready_max_lag=_int(env, "READY_MAX_LAG", 1000),
+        public_url=_optional(env, "PUBLIC_URL"),
+    )

@@ -1,0 +1,1 @@
+"""Entry points: the HTTP apps and the bitstride command."""

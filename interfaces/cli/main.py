@@ -1,0 +1,109 @@
+"""`bitstride`: run the control plane, the auth service and the worker; manage projections."""
+
+from __future__ import annotations
+
+import click
+
+from infra.logging import configure_logging
+from infra.settings import Settings, SettingsError, load_settings
+from interfaces.cli.projections import projections
+from interfaces.cli.serving import announce, run_http, wait_for_signal
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.obj
+    return settings
+
+
+@click.group(help=__doc__)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    try:
+        ctx.obj = load_settings()
+    except SettingsError as error:
+        raise click.UsageError(str(error)) from None
+    configure_logging(ctx.obj.log_format, ctx.obj.log_level)
+
+
+host_option = click.option("--host", envvar="BITSTRIDE_HOST", default="127.0.0.1",
+                           show_default=True, help="Interface to listen on.")
+port_option = click.option("--port", envvar="BITSTRIDE_PORT", default=8000, type=int,
+                           show_default=True, help="Port to listen on.")
+
+
+@cli.command(help="Everything in one process on embedded defaults (what `make run` starts).")
+@host_option
+@port_option
+@click.pass_context
+def dev(ctx: click.Context, host: str, port: int) -> None:
+    from interfaces.control_plane import ControlPlane
+    from interfaces.http.app import as_asgi, create_control_plane_app
+
+    settings = _settings(ctx).with_overrides(host=host, port=port)
+    plane = ControlPlane(settings)
+    plane.start_workers()
+    announce(settings, host, port, "dev (control plane + auth service + worker)")
+    try:
+        run_http(as_asgi(create_control_plane_app(plane, "full"), plane.metrics), host, port,
+                 settings)
+    finally:
+        plane.close()
+
+
+@cli.command(help="The control plane API (run `bitstride worker` beside it).")
+@click.option("--mode", type=click.Choice(["full", "gateway"]), envvar="BITSTRIDE_MODE",
+              default="full", show_default=True,
+              help="full: every route; gateway: health, readiness, metrics, inference.")
+@host_option
+@port_option
+@click.pass_context
+def serve(ctx: click.Context, mode: str, host: str, port: int) -> None:
+    from interfaces.control_plane import ControlPlane
+    from interfaces.http.app import as_asgi, create_control_plane_app
+
+    settings = _settings(ctx).with_overrides(host=host, port=port, mode=mode)
+    plane = ControlPlane(settings)
+    plane.start_listening()
+    announce(settings, host, port, f"control plane ({mode} mode)")
+    try:
+        run_http(as_asgi(create_control_plane_app(plane, mode), plane.metrics),  # type: ignore[arg-type]
+                 host, port, settings)
+    finally:
+        plane.close()
+
+
+@cli.command(help="Projections and process managers, until SIGTERM.")
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    from interfaces.control_plane import ControlPlane
+
+    plane = ControlPlane(_settings(ctx), embedded_auth=False)
+    plane.start_listening()
+    plane.start_workers()
+    click.echo("Bitstride worker running; Ctrl-C or SIGTERM stops it.")
+    try:
+        wait_for_signal()
+    finally:
+        plane.close()
+
+
+@cli.group(help="The auth service.")
+def auth() -> None:
+    pass
+
+
+@auth.command("serve", help="The auth service: users, sessions, keys (its own event store).")
+@click.option("--host", envvar="AUTH_HOST", default="127.0.0.1", show_default=True)
+@click.option("--port", envvar="AUTH_PORT", default=8001, type=int, show_default=True)
+@click.pass_context
+def auth_serve(ctx: click.Context, host: str, port: int) -> None:
+    from interfaces.control_plane import build_revocations
+    from interfaces.http.auth_service.app import create_auth_app
+
+    settings = _settings(ctx)
+    app = create_auth_app(settings, revocations=build_revocations(settings))
+    announce(settings, host, port, "auth service")
+    run_http(app, host, port, settings)
+
+
+cli.add_command(projections)

@@ -1,0 +1,48 @@
+"""`bitstride projections status|rebuild`."""
+
+from __future__ import annotations
+
+import click
+
+from infra.settings import Settings
+
+
+@click.group(help="Inspect and rebuild read models.")
+def projections() -> None:
+    pass
+
+
+@projections.command(help="Each projection's position, the log head and the lag.")
+@click.pass_obj
+def status(settings: Settings) -> None:
+    from interfaces.control_plane import ControlPlane
+
+    plane = ControlPlane(settings, embedded_auth=False)
+    try:
+        rows = plane.projection_status()
+    finally:
+        plane.close()
+    click.echo(f"{'projection':<28} {'generation':>10} {'position':>10} {'head':>10} {'lag':>8}")
+    for row in rows:
+        click.echo(f"{row.name:<28} {row.generation:>10} {row.position:>10} {row.head:>10} "
+                   f"{row.lag:>8}")
+
+
+@projections.command(help="Rebuild NAME from the log beside the live tables, then switch over.")
+@click.argument("name")
+@click.pass_obj
+def rebuild(settings: Settings, name: str) -> None:
+    from interfaces.control_plane import ControlPlane
+
+    plane = ControlPlane(settings, embedded_auth=False)
+    try:
+        if name not in plane.rebuildable():
+            raise click.BadParameter(f"unknown projection {name!r}; choose from "
+                                     f"{', '.join(plane.rebuildable())}", param_hint="NAME")
+        head = plane.tenancy.recorder.max_notification_id() or 0
+        with click.progressbar(length=head, label=f"Rebuilding {name}",
+                               show_pos=True) as bar:
+            generation = plane.rebuild(name, progress=bar.update)
+        click.echo(f"{name}: generation {generation} is live; readers switched without a gap.")
+    finally:
+        plane.close()

@@ -1,0 +1,34 @@
+"""Starting HTTP servers and worker loops, and stopping them cleanly on a signal."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+import click
+import uvicorn
+
+from infra.settings import Settings
+
+
+def run_http(asgi_app: Any, host: str, port: int, settings: Settings) -> None:
+    """uvicorn with uvloop and httptools where installed; SIGTERM drains in-flight requests."""
+    uvicorn.run(asgi_app, host=host, port=port, log_level=settings.log_level.lower(),
+                access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+
+
+def wait_for_signal() -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+
+
+def announce(settings: Settings, host: str, port: int, what: str) -> None:
+    base = f"http://{host}:{port}"
+    click.echo(f"Bitstride {what} on {base}")
+    click.echo(f"  API:     {base}/v1")
+    click.echo(f"  OpenAPI: {base}/schema  (Swagger UI: {base}/schema/swagger)")
+    click.echo(f"  Data:    {settings.data_dir.resolve()}"
+               if not settings.database_url else "  Data:    Postgres (DATABASE_URL)")

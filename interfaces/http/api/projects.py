@@ -1,0 +1,91 @@
+"""Projects: commands go to the Tenancy application, reads come from the projection."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, QueryParameter
+
+from domain.shared.errors import NotFoundError
+from domain.shared.ids import parse_id
+from interfaces.control_plane import ControlPlane
+from interfaces.http.commands import cause_for, etag, expected_version, fingerprint
+from interfaces.http.docs import errors
+from interfaces.http.presenters import project_from_aggregate, project_from_row
+from interfaces.http.schemas import (
+    CreateProjectRequest,
+    Deleted,
+    ListPage,
+    Project,
+    UpdateProjectRequest,
+    page_of,
+)
+from interfaces.http.security import Principal
+
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, 1 to 100.")]
+After = Annotated[str | None, QueryParameter(description="Last id of the previous page.")]
+
+
+class ProjectsController(Controller):
+    path = "/v1/projects"
+    tags = ["Projects"]
+
+    @post(sync_to_thread=True, operation_id="createProject", summary="Create a project",
+          responses=errors(400, 401, 409), status_code=201)
+    def create(self, request: Request[Any, Any, Any], data: JSONBody[CreateProjectRequest],
+               principal: NamedDependency[Principal],
+               plane: NamedDependency[ControlPlane]) -> Response[Project]:
+        outcome = plane.tenancy.create_project(
+            principal.org_id, name=data.name, description=data.description,
+            metadata=data.metadata, request_fingerprint=fingerprint(data),
+            cause=cause_for(request, principal))
+        plane.await_projections(plane.tenancy.name, outcome.position)
+        project = outcome.aggregate
+        return Response(project_from_aggregate(project), status_code=201,
+                        headers=etag(project.version))
+
+    @get(sync_to_thread=True, operation_id="listProjects", summary="List projects, newest first",
+         responses=errors(400, 401))
+    def list(self, principal: NamedDependency[Principal], plane: NamedDependency[ControlPlane],
+             limit: Limit = 20, after: After = None) -> ListPage[Project]:
+        after_hex = parse_id("proj", after).hex if after else None
+        rows, has_more = plane.queries.projects(principal.org_hex, after=after_hex, limit=limit)
+        items = [project_from_row(row) for row in rows]
+        return page_of(items, [item.id for item in items], has_more)
+
+    @get("/{project_id:str}", sync_to_thread=True, operation_id="getProject",
+         summary="Get a project", responses=errors(401, 404))
+    def retrieve(self, project_id: str, principal: NamedDependency[Principal],
+                 plane: NamedDependency[ControlPlane]) -> Response[Project]:
+        row = plane.queries.project(principal.org_hex, parse_id("proj", project_id).hex)
+        if row is None:
+            raise NotFoundError(f"No such project: {project_id!r}.")
+        return Response(project_from_row(row), headers=etag(row["version"]))
+
+    @put("/{project_id:str}", sync_to_thread=True, operation_id="updateProject",
+         summary="Update a project (If-Match makes it conditional)",
+         responses=errors(400, 401, 404, 409, 412))
+    def update(self, request: Request[Any, Any, Any], project_id: str,
+               data: JSONBody[UpdateProjectRequest], principal: NamedDependency[Principal],
+               plane: NamedDependency[ControlPlane]) -> Response[Project]:
+        outcome = plane.tenancy.update_project(
+            principal.org_id, parse_id("proj", project_id), name=data.name,
+            description=data.description, metadata=data.metadata,
+            expected_version=expected_version(request), cause=cause_for(request, principal))
+        plane.await_projections(plane.tenancy.name, outcome.position)
+        return Response(project_from_aggregate(outcome.aggregate),
+                        headers=etag(outcome.aggregate.version))
+
+    @delete("/{project_id:str}", sync_to_thread=True, operation_id="deleteProject",
+            summary="Delete a project (its history stays in the log)", status_code=200,
+            responses=errors(401, 404, 409, 412))
+    def remove(self, request: Request[Any, Any, Any], project_id: str,
+               principal: NamedDependency[Principal],
+               plane: NamedDependency[ControlPlane]) -> Deleted:
+        outcome = plane.tenancy.delete_project(
+            principal.org_id, parse_id("proj", project_id),
+            expected_version=expected_version(request), cause=cause_for(request, principal))
+        plane.await_projections(plane.tenancy.name, outcome.position)
+        return Deleted(id=project_id, object="project.deleted", deleted=True)

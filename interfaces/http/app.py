@@ -1,0 +1,68 @@
+"""The control plane's Litestar app, in full or gateway mode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ASGIApp
+
+from infra.metrics import Metrics
+from infra.settings import RuntimeMode
+from interfaces.control_plane import ControlPlane
+from interfaces.http.api.auth_proxy import AUTH_PROXY_HANDLERS
+from interfaces.http.api.health import HEALTH_HANDLERS
+from interfaces.http.api.organizations import OrganizationsController
+from interfaces.http.api.projects import ProjectsController
+from interfaces.http.errors import EXCEPTION_HANDLERS
+from interfaces.http.metrics_middleware import metrics_middleware
+from interfaces.http.request_id import request_id_middleware
+from interfaces.http.security import Principal, authenticate
+
+VERSION = "0.1.0"
+
+
+def openapi_config(title: str) -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title=title, version=VERSION, path="/schema",
+        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+        components=Components(security_schemes={
+            "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}),
+        security=[{"BearerToken": []}],
+    )
+
+
+def create_control_plane_app(plane: ControlPlane, mode: RuntimeMode = "full") -> Litestar:
+    async def provide_plane() -> ControlPlane:
+        return plane
+
+    async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+        return await authenticate(request, plane.verifier, plane.queries)
+
+    lifespans: list[Any] = []
+    if plane.auth_app is not None:  # httpx's ASGI transport sends no lifespan events itself
+        lifespans.append(lambda _app: plane.auth_app.lifespan())
+    handlers: list[Any] = list(HEALTH_HANDLERS)
+    if mode == "full":
+        handlers += [ProjectsController, OrganizationsController, *AUTH_PROXY_HANDLERS]
+    return Litestar(
+        route_handlers=handlers,
+        dependencies={"plane": Provide(provide_plane),
+                      "principal": Provide(provide_principal)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=plane.settings.max_body_bytes,
+        openapi_config=openapi_config(f"Bitstride control plane ({mode} mode)"),
+        lifespan=lifespans,
+        on_shutdown=[plane.auth_http.aclose],
+        debug=False,
+    )
+
+
+def as_asgi(app: Litestar, metrics: Metrics) -> ASGIApp:
+    """Outermost layers, around routing too, so 404s and 405s get a request id and a count."""
+    return request_id_middleware(metrics_middleware(metrics)(app))
+

@@ -1,0 +1,1 @@
+"""The auth service's HTTP app: users, sessions, tokens and the JWKS."""

@@ -1,0 +1,41 @@
+"""X-Request-ID: accepted when well-formed, generated otherwise, echoed on every response."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import structlog
+from litestar.datastructures import MutableScopeHeaders
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+_VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SCOPE_KEY = "bitstride.request_id"
+
+
+def request_id_of(scope: Any) -> str | None:
+    return scope.get(_SCOPE_KEY)
+
+
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    """Pure ASGI middleware: cheapest way to give every response and log line the id."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        supplied = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"),
+                        None)
+        rid = supplied if supplied and _VALID.match(supplied) else f"req_{uuid.uuid4().hex}"
+        scope[_SCOPE_KEY] = rid  # type: ignore[literal-required]
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableScopeHeaders.from_message(message)["X-Request-ID"] = rid
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=rid):
+            await app(scope, receive, send_with_id)
+
+    return middleware

@@ -1,0 +1,76 @@
+"""Request and response bodies of the control plane (msgspec: fast, and exact OpenAPI)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, TypeVar
+
+import msgspec
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Description = Annotated[str, msgspec.Meta(max_length=2000)]
+StringMap = Annotated[dict[str, str], msgspec.Meta(max_length=16)]
+
+T = TypeVar("T")
+
+
+class CreateProjectRequest(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    description: Description = ""
+    metadata: StringMap = msgspec.field(default_factory=dict)
+
+
+class UpdateProjectRequest(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name | None = None
+    description: Description | None = None
+    metadata: StringMap | None = None
+
+
+class UpdateOrganizationRequest(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name | None = None
+    settings: StringMap | None = None
+
+
+class Project(msgspec.Struct):
+    id: str
+    object: str
+    organization_id: str
+    name: str
+    description: str
+    metadata: dict[str, str]
+    status: str
+    allowed_actions: list[str]
+    version: int
+    created_at: int
+    updated_at: int
+
+
+class Organization(msgspec.Struct):
+    id: str
+    object: str
+    name: str
+    owner_user_id: str
+    settings: dict[str, str]
+    status: str
+    allowed_actions: list[str]
+    version: int
+    created_at: int
+    updated_at: int
+
+
+class Deleted(msgspec.Struct):
+    id: str
+    object: str
+    deleted: bool
+
+
+class ListPage(msgspec.Struct, Generic[T]):
+    object: str
+    data: list[T]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+
+
+def page_of(items: list[T], ids: list[str], has_more: bool) -> ListPage[T]:
+    return ListPage(object="list", data=items, first_id=ids[0] if ids else None,
+                    last_id=ids[-1] if ids else None, has_more=has_more)

@@ -1,0 +1,144 @@
+"""Follows an application's event log into a projection or process manager, exactly once.
+
+One runner per projection holds its lock (a second waits); it reads notifications after its
+tracked position in batches, applies them, and sleeps on the append signal when caught up.
+A failing handler stops the runner with a log line and a metric; it never skips an event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+from eventsourcing.application import Application
+from eventsourcing.persistence import Tracking, TrackingRecorder
+
+from projections.signal import ChangeSignal
+
+log = structlog.get_logger("bitstride.projections")
+
+DEFAULT_BATCH_SIZE = 500
+# When no append signal can reach us (another process writing to SQLite), look anyway.
+IDLE_RECHECK_SECONDS = 1.0
+
+
+class RunnerLock(Protocol):
+    """Exclusive right to run one projection; `acquire` blocks until held or `stop` is set."""
+
+    def acquire(self, stop: threading.Event) -> bool: ...
+
+    def release(self) -> None: ...
+
+
+class Processor(Protocol):
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None: ...
+
+
+@dataclass
+class RunnerStatus:
+    name: str
+    state: str = "starting"
+    position: int | None = None
+    error: str | None = None
+    processed: int = 0
+    started_at: float = field(default_factory=time.time)
+
+
+class Runner:
+    def __init__(self, *, name: str, app: Application[Any], processor: Processor,
+                 recorder: TrackingRecorder, wakeup: ChangeSignal, lock: RunnerLock,
+                 batch: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
+                 batch_size: int = DEFAULT_BATCH_SIZE,
+                 on_failure: Callable[[str], None] | None = None) -> None:
+        self.name, self.app, self.processor, self.recorder = name, app, processor, recorder
+        self.wakeup, self.lock, self.batch, self.batch_size = wakeup, lock, batch, batch_size
+        self.on_failure = on_failure
+        self.status = RunnerStatus(name=name)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name=f"runner-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self.wakeup.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run(self) -> None:
+        self.status.state = "waiting_for_lock"
+        if not self.lock.acquire(self._stop):
+            self.status.state = "stopped"
+            return
+        try:
+            self.status.state = "running"
+            log.info("projection_started", projection=self.name,
+                     position=self.recorder.max_tracking_id(self.app.name))
+            while not self._stop.is_set():
+                seen = self.wakeup.generation()
+                if self.step() == 0:
+                    self.wakeup.wait_after(seen, IDLE_RECHECK_SECONDS)
+            self.status.state = "stopped"
+        except Exception as error:
+            self._fail(error)
+        finally:
+            self.lock.release()
+
+    # -- work -----------------------------------------------------------------------------
+
+    def step(self, limit: int | None = None) -> int:
+        """Apply the next batch after the tracked position; returns how many were read."""
+        position = self.recorder.max_tracking_id(self.app.name)
+        notifications = self.app.recorder.select_notifications(
+            start=position, limit=limit or self.batch_size, inclusive_of_start=position is None)
+        if not notifications:
+            self.status.position = position
+            return 0
+        with self._batch():
+            for notification in notifications:
+                self._current = notification.id
+                domain_event = self.app.mapper.to_domain_event(notification)
+                self.processor.process_event(domain_event, Tracking(self.app.name,
+                                                                    notification.id))
+        self.status.position = notifications[-1].id
+        self.status.processed += len(notifications)
+        return len(notifications)
+
+    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+        """Process until the log head as it was when called; used by rebuilds and tests."""
+        head = self.app.recorder.max_notification_id() or 0
+        total = 0
+        while (self.recorder.max_tracking_id(self.app.name) or 0) < head:
+            count = self.step()
+            if count == 0:
+                break
+            total += count
+            if progress is not None:
+                progress(count)
+        return total
+
+    @contextlib.contextmanager
+    def _batch(self) -> Iterator[None]:
+        if self.batch is None:
+            yield
+            return
+        with self.batch():
+            yield
+
+    def _fail(self, error: Exception) -> None:
+        self.status.state = "failed"
+        self.status.error = f"{type(error).__name__}: {error}"
+        log.error("projection_failed", projection=self.name, application=self.app.name,
+                  notification_id=getattr(self, "_current", None), error=self.status.error,
+                  action="fix the handler or data, then restart the worker; nothing was skipped")
+        if self.on_failure is not None:
+            self.on_failure(self.name)

@@ -1,0 +1,68 @@
+"""Queries behind the organization and project routes; they read only the projection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from projections.generations import GenerationRegistry
+from projections.tenancy.projection import PROJECTION_NAME
+from projections.tenancy.tables import TenancyTables, tenancy_tables
+
+Row = dict[str, Any]
+
+
+class TenancyQueries:
+    def __init__(self, engine: Engine, generations: GenerationRegistry) -> None:
+        self.engine = engine
+        self.generations = generations
+        self._tables: dict[int, TenancyTables] = {}
+
+    def _current(self) -> TenancyTables:
+        generation = self.generations.active(PROJECTION_NAME)
+        if generation not in self._tables:
+            self._tables[generation] = tenancy_tables(generation)
+        return self._tables[generation]
+
+    def organization(self, org_id: str) -> Row | None:
+        table = self._current().organizations
+        query = select(table).where(table.c.id == org_id, table.c.state == "active")
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def organization_state(self, org_id: str) -> str | None:
+        """"active", "deleted", or None when the projection has not seen it (yet)."""
+        table = self._current().organizations
+        with self.engine.connect() as conn:
+            return conn.execute(select(table.c.state).where(table.c.id == org_id)).scalar()
+
+    def project(self, org_id: str, project_id: str) -> Row | None:
+        table = self._current().projects
+        query = select(table).where(table.c.id == project_id, table.c.org_id == org_id,
+                                    table.c.state == "active")
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def projects(self, org_id: str, *, after: str | None, limit: int) -> tuple[list[Row], bool]:
+        """Newest first; `after` is the last id of the previous page. Returns (rows, has_more)."""
+        table = self._current().projects
+        query = select(table).where(table.c.org_id == org_id, table.c.state == "active")
+        with self.engine.connect() as conn:
+            if after is not None:
+                cursor = conn.execute(select(table.c.seq).where(
+                    table.c.id == after, table.c.org_id == org_id)).scalar()
+                if cursor is None:
+                    return [], False
+                query = query.where(table.c.seq < cursor)
+            rows = conn.execute(query.order_by(table.c.seq.desc()).limit(limit + 1)).mappings()
+            page = [dict(row) for row in rows]
+        return page[:limit], len(page) > limit
+
+    def project_ids(self, org_id: str) -> list[str]:
+        table = self._current().projects
+        query = select(table.c.id).where(table.c.org_id == org_id)
+        with self.engine.connect() as conn:
+            return [row[0] for row in conn.execute(query)]

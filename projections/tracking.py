@@ -1,0 +1,117 @@
+"""SqlTrackingRecorder: eventsourcing's TrackingRecorder over SQLAlchemy Core.
+
+A view's rows and its tracking position commit in one transaction, and the conditional upsert
+of the position refuses to go backwards or repeat: each event is applied exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from threading import Event
+
+from eventsourcing.persistence import (
+    IntegrityError,
+    Tracking,
+    TrackingRecorder,
+    WaitInterruptedError,
+)
+from sqlalchemy import BigInteger, Column, Connection, Engine, MetaData, String, Table, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from projections.signal import ChangeSignal
+
+TRACKING_CHANNEL = "bitstride_tracking"
+# Waits re-check the table at least this often, in case a commit's signal came from a
+# process we cannot hear (a safety net, not the mechanism).
+SAFETY_RECHECK_SECONDS = 1.0
+
+tracking_metadata = MetaData()
+tracking_table = Table(
+    "projection_tracking",
+    tracking_metadata,
+    Column("tracker", String(200), primary_key=True),
+    Column("application_name", String(200), primary_key=True),
+    Column("notification_id", BigInteger, nullable=False),
+)
+
+
+class SqlTrackingRecorder(TrackingRecorder):
+    """Tracks positions per (tracker, upstream application) in the read-model database."""
+
+    def __init__(self, engine: Engine, tracker: str, signal: ChangeSignal | None = None) -> None:
+        self.engine = engine
+        self.tracker = tracker
+        self.signal = signal or ChangeSignal()
+        self._local = threading.local()
+        tracking_metadata.create_all(engine, checkfirst=True)
+
+    # -- transactions ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """The current batch's connection, or a new transaction committed on exit."""
+        current: Connection | None = getattr(self._local, "conn", None)
+        if current is not None:
+            yield current
+            return
+        with self.engine.begin() as conn:
+            self._local.conn = conn
+            try:
+                yield conn
+                self._announce(conn)
+            finally:
+                self._local.conn = None
+        self.signal.notify()
+
+    def _announce(self, conn: Connection) -> None:
+        """Tell waiters in other processes (Postgres delivers it on commit)."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_notify(:channel, :tracker)"),
+                         {"channel": TRACKING_CHANNEL, "tracker": self.tracker})
+
+    # -- TrackingRecorder -----------------------------------------------------------------
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        with self.transaction() as conn:
+            self.insert_tracking_in(conn, tracking)
+
+    def insert_tracking_in(self, conn: Connection, tracking: Tracking) -> None:
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        values = {"tracker": self.tracker, "application_name": tracking.application_name,
+                  "notification_id": tracking.notification_id}
+        statement = insert(tracking_table).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["tracker", "application_name"],
+            set_={"notification_id": statement.excluded.notification_id},
+            where=tracking_table.c.notification_id < statement.excluded.notification_id,
+        ).returning(tracking_table.c.notification_id)
+        if conn.execute(statement).first() is None:
+            msg = (f"{self.tracker} already processed {tracking.application_name} "
+                   f"notification {tracking.notification_id}")
+            raise IntegrityError(msg)
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        query = select(tracking_table.c.notification_id).where(
+            tracking_table.c.tracker == self.tracker,
+            tracking_table.c.application_name == application_name)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
+    def wait(self, application_name: str, notification_id: int | None, timeout: float = 1.0,
+             interrupt: Event | None = None) -> None:
+        """Block until the position reaches `notification_id`, woken by each commit."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = self.signal.generation()
+            if self.has_tracking_id(application_name, notification_id):
+                return
+            if interrupt is not None and interrupt.is_set():
+                raise WaitInterruptedError
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                msg = f"{self.tracker} has not reached {application_name} #{notification_id}"
+                raise TimeoutError(msg)
+            self.signal.wait_after(seen, min(remaining, SAFETY_RECHECK_SECONDS))

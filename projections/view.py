@@ -1,0 +1,47 @@
+"""SqlView: a tracking recorder whose row writes can be batched into one transaction."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+from eventsourcing.persistence import Tracking
+from sqlalchemy import Connection, Engine
+
+from projections.signal import ChangeSignal
+from projections.tracking import SqlTrackingRecorder
+
+
+class SqlView(SqlTrackingRecorder):
+    """Writes read-model rows and the tracking position atomically.
+
+    Outside a batch each event is its own transaction; inside `batch()` the rows of many
+    events and one final position commit together, which is how catch-up stays fast.
+    """
+
+    def __init__(self, engine: Engine, tracker: str, signal: ChangeSignal | None = None) -> None:
+        super().__init__(engine, tracker, signal)
+        self._local.pending = None
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        with self.transaction() as conn:
+            self._local.pending = None
+            try:
+                yield
+                pending: Tracking | None = self._local.pending
+                if pending is not None:
+                    self.insert_tracking_in(conn, pending)
+            finally:
+                self._local.pending = None
+
+    def record(self, tracking: Tracking, write: Callable[[Connection], None] | None = None) -> None:
+        """Apply one event's writes and advance the position (now, or at the batch's end)."""
+        in_batch = getattr(self._local, "conn", None) is not None
+        with self.transaction() as conn:
+            if write is not None:
+                write(conn)
+            if in_batch:
+                self._local.pending = tracking
+            else:
+                self.insert_tracking_in(conn, tracking)
