@@ -87,6 +87,7 @@ class ControlPlane:
         self.tracking_signal = ChangeSignal()   # a projection committed a position
         self.tenancy = TenancyService(env=tenancy_env(settings))
         self.tenancy.append_listeners.append(self.log_signal.notify)
+        self.tenancy.append_timers.append(self._observe_append)
         self.read_engine: Engine = read_model_engine(
             settings.database_url, settings.events_sqlite_path, settings.read_model_schema)
         self.generations = GenerationRegistry(self.read_engine)
@@ -303,6 +304,9 @@ class ControlPlane:
             channels[reader.recorder.channel_name] = self.log_signal.notify
         self._listener = PgListener(str(self.settings.database_url), channels)
         self._listener.start()
+
+    def _observe_append(self, application: str, seconds: float) -> None:
+        self.metrics.append_latency.labels(application=application).observe(seconds)
 
     def _count_failure(self, name: str) -> None:
         self.metrics.projection_failures.labels(projection=name).inc()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
 
 from domain.shared.cause import Cause
@@ -39,6 +40,15 @@ class BitstrideApplication(Application[UUID]):
         # Called with (application name, last notification id) after each save commits; the
         # in-process projection runners listen here so they wake at once instead of polling.
         self.append_listeners: list[Callable[[str, int], None]] = []
+        # Called with (application name, seconds) for each atomic append: the metric's source.
+        self.append_timers: list[Callable[[str, float], None]] = []
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        started = time.perf_counter()
+        recordings = super()._record(processing_event)
+        for timer in self.append_timers:
+            timer(self.name, time.perf_counter() - started)
+        return recordings
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         if recordings:

@@ -1,0 +1,341 @@
+"""Runner: exactly once and resume, one active runner per projection, failures stop it.
+
+Each test runs on a SQLite file (FileLock) and on a fresh Postgres schema (AdvisoryLock).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from eventsourcing.persistence import IntegrityError, Tracking
+from sqlalchemy import Engine, select
+from structlog.testing import capture_logs
+
+from application.tenancy.service import TenancyService
+from domain.shared.cause import Cause
+from infra.database import read_model_engine
+from infra.eventstore import eventstore_env
+from infra.locks import AdvisoryLock, FileLock
+from projections.runner import Runner, RunnerLock
+from projections.signal import ChangeSignal
+from projections.tenancy.projection import TenancyProjection, TenancyView
+from projections.view import SqlView
+
+CAUSE = Cause(actor_id="user_test")
+# Bounded waits: how long "still waiting" is observed, and the most a hand-over may take
+# (a waiting lock retries every second).
+STILL_WAITING_SECONDS = 1.5
+HANDOVER_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass
+class Backend:
+    app: TenancyService
+    engine: Engine
+    make_lock: Callable[[str], RunnerLock]
+
+    def head(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    # Lock names are unique per test: advisory locks are database-wide, shared by everyone.
+    suffix = uuid.uuid4().hex[:8]
+    if request.param == "sqlite":
+        app = TenancyService(env=eventstore_env(None, tmp_path / "events.sqlite3", "unused"))
+        engine = read_model_engine(None, tmp_path / "read.sqlite3", "unused")
+
+        def make_lock(name: str) -> RunnerLock:
+            return FileLock(tmp_path / "locks", f"{name}-{suffix}")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        schemas = request.getfixturevalue("pg_schemas")
+        app = TenancyService(env=eventstore_env(url, tmp_path / "x.sqlite3",
+                                                schemas["database_schema"]))
+        engine = read_model_engine(url, tmp_path / "x.sqlite3", schemas["read_model_schema"])
+
+        def make_lock(name: str) -> RunnerLock:
+            return AdvisoryLock(url, f"{name}-{suffix}")
+    yield Backend(app, engine, make_lock)
+    app.close()
+    engine.dispose()
+
+
+def seed(app: TenancyService, orgs: int = 3, projects_per_org: int = 4) -> None:
+    """Opens organizations, creates, renames and deletes projects: a log of mixed events."""
+    for o in range(orgs):
+        org = app.open_personal_organization(uuid.uuid4(), f"org {o}", CAUSE).aggregate
+        app.update_organization(org.id, name=f"org {o} renamed", settings={"tier": "gold"},
+                                expected_version=None, cause=CAUSE)
+        for p in range(projects_per_org):
+            project = app.create_project(org.id, name=f"p{p}", description="d", metadata={},
+                                         request_fingerprint="f", cause=CAUSE).aggregate
+            if p % 2:
+                app.update_project(org.id, project.id, name=f"p{p} renamed", description=None,
+                                   metadata={"k": "v"}, expected_version=None, cause=CAUSE)
+            if p % 3 == 2:
+                app.delete_project(org.id, project.id, expected_version=None, cause=CAUSE)
+
+
+def all_rows(view: TenancyView) -> dict[str, list[dict[str, Any]]]:
+    result = {}
+    with view.engine.connect() as conn:
+        for kind, table in (("organizations", view.tables.organizations),
+                            ("projects", view.tables.projects)):
+            rows = conn.execute(select(table).order_by(table.c.id)).mappings()
+            result[kind] = [dict(row) for row in rows]
+    return result
+
+
+class Counting:
+    """Wraps a processor and counts how often each notification reached it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.seen = inner, Counter[int]()
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.inner.process_event(domain_event, tracking)
+        self.seen[tracking.notification_id] += 1
+
+
+def tenancy_runner(backend: Backend, view: TenancyView, processor: Any = None,
+                   **options: Any) -> Runner:
+    return Runner(name=view.tracker, app=backend.app,
+                  processor=processor or TenancyProjection(view), recorder=view,
+                  wakeup=ChangeSignal(), lock=backend.make_lock(view.tracker),
+                  batch=view.batch, **options)
+
+
+def rebuilt_from_scratch(backend: Backend, generation: int) -> TenancyView:
+    view = TenancyView(backend.engine, generation)
+    tenancy_runner(backend, view).catch_up()
+    return view
+
+
+# -- exactly once, resume ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("first_part", [1, 7, 20])
+def test_a_new_runner_resumes_where_the_stopped_one_ended(backend: Backend,
+                                                          first_part: int) -> None:
+    seed(backend.app)
+    head = backend.head()
+    assert head > first_part
+
+    view = TenancyView(backend.engine, 1)
+    first = Counting(TenancyProjection(view))
+    assert tenancy_runner(backend, view, first).step(limit=first_part) == first_part
+    assert view.max_tracking_id(backend.app.name) == first_part
+
+    # A new process: a new view on the same tables, a new runner; it continues from there.
+    resumed_view = TenancyView(backend.engine, 1)
+    second = Counting(TenancyProjection(resumed_view))
+    resumed = tenancy_runner(backend, resumed_view, second, batch_size=5)
+    assert resumed.catch_up() == head - first_part
+    assert resumed_view.max_tracking_id(backend.app.name) == head
+
+    applied = first.seen + second.seen
+    assert sorted(applied) == list(range(1, head + 1))
+    assert set(applied.values()) == {1}, "an event was applied more than once"
+    assert all_rows(resumed_view) == all_rows(rebuilt_from_scratch(backend, 2))
+    for notification_id in (1, first_part, head):
+        with pytest.raises(IntegrityError):
+            resumed_view.insert_tracking(Tracking(backend.app.name, notification_id))
+
+
+def test_a_crash_inside_a_batch_repeats_nothing_on_resume(backend: Backend) -> None:
+    seed(backend.app)
+    head = backend.head()
+    view = TenancyView(backend.engine, 1)
+    tenancy_runner(backend, view).step(limit=4)
+
+    class Crash(Exception):
+        pass
+
+    class CrashingAt:
+        def __init__(self, inner: Any, at: int) -> None:
+            self.inner, self.at = inner, at
+
+        def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+            if tracking.notification_id == self.at:
+                raise Crash
+            self.inner.process_event(domain_event, tracking)
+
+    with pytest.raises(Crash):  # events 5..8 were written in the batch, then rolled back
+        tenancy_runner(backend, view, CrashingAt(TenancyProjection(view), 9)).step(limit=10)
+    assert view.max_tracking_id(backend.app.name) == 4
+
+    counting = Counting(TenancyProjection(view))
+    tenancy_runner(backend, view, counting).catch_up()
+    assert sorted(counting.seen) == list(range(5, head + 1))
+    assert set(counting.seen.values()) == {1}
+    assert all_rows(view) == all_rows(rebuilt_from_scratch(backend, 2))
+
+
+def test_a_live_runner_stopped_and_restarted_applies_each_event_once(
+        backend: Backend) -> None:
+    seed(backend.app, orgs=1)
+    view = TenancyView(backend.engine, 1)
+    counting = Counting(TenancyProjection(view))
+    wakeup = ChangeSignal()
+    backend.app.append_listeners.append(wakeup.notify)
+
+    def live() -> Runner:
+        runner = Runner(name="live", app=backend.app, processor=counting, recorder=view,
+                        wakeup=wakeup, lock=backend.make_lock("live"), batch=view.batch)
+        runner.start()
+        return runner
+
+    runner = live()
+    view.wait(backend.app.name, backend.head(), timeout=HANDOVER_TIMEOUT_SECONDS)
+    runner.stop()
+    assert runner.status.state == "stopped"
+
+    seed(backend.app, orgs=1)  # written while no runner runs
+    runner = live()
+    view.wait(backend.app.name, backend.head(), timeout=HANDOVER_TIMEOUT_SECONDS)
+    seed(backend.app, orgs=1)  # written while it runs
+    view.wait(backend.app.name, backend.head(), timeout=HANDOVER_TIMEOUT_SECONDS)
+    runner.stop()
+
+    assert sorted(counting.seen) == list(range(1, backend.head() + 1))
+    assert set(counting.seen.values()) == {1}
+    assert all_rows(view) == all_rows(rebuilt_from_scratch(backend, 2))
+
+
+# -- one active runner per projection ------------------------------------------------------
+
+
+def test_a_second_lock_holder_waits_until_the_first_releases(backend: Backend) -> None:
+    first, second = backend.make_lock("exclusive"), backend.make_lock("exclusive")
+    never = threading.Event()
+    assert first.acquire(never)
+
+    acquired = threading.Event()
+
+    def contend() -> None:
+        if second.acquire(never):
+            acquired.set()
+
+    contender = threading.Thread(target=contend, daemon=True)
+    contender.start()
+    try:
+        assert not acquired.wait(STILL_WAITING_SECONDS), "both held the lock at once"
+    finally:
+        first.release()
+    assert acquired.wait(HANDOVER_TIMEOUT_SECONDS), "the waiter never got the released lock"
+    contender.join(HANDOVER_TIMEOUT_SECONDS)
+    second.release()
+
+
+def test_a_waiting_lock_gives_up_when_stopped(backend: Backend) -> None:
+    first, second = backend.make_lock("exclusive"), backend.make_lock("exclusive")
+    assert first.acquire(threading.Event())
+    stop = threading.Event()
+    result: list[bool] = []
+    contender = threading.Thread(target=lambda: result.append(second.acquire(stop)),
+                                 daemon=True)
+    contender.start()
+    stop.set()
+    contender.join(HANDOVER_TIMEOUT_SECONDS)
+    first.release()
+    assert result == [False]
+
+
+def test_a_second_runner_waits_and_takes_over_when_the_first_stops(backend: Backend) -> None:
+    seed(backend.app, orgs=1)
+    view = TenancyView(backend.engine, 1)
+    wakeup = ChangeSignal()
+    backend.app.append_listeners.append(wakeup.notify)
+    counting = Counting(TenancyProjection(view))
+
+    def runner(name: str) -> Runner:
+        return Runner(name=name, app=backend.app, processor=counting, recorder=view,
+                      wakeup=wakeup, lock=backend.make_lock("tenancy@1"), batch=view.batch)
+
+    first, second = runner("first"), runner("second")
+    first.start()
+    view.wait(backend.app.name, backend.head(), timeout=HANDOVER_TIMEOUT_SECONDS)
+    assert first.status.state == "running"
+    assert first.status.processed == backend.head()
+
+    second.start()
+    assert second._thread is not None
+    second._thread.join(STILL_WAITING_SECONDS)
+    assert second._thread.is_alive()
+    assert second.status.state == "waiting_for_lock"
+    assert second.status.processed == 0
+
+    first.stop()
+    assert first.status.state == "stopped"
+    seed(backend.app, orgs=1)
+    view.wait(backend.app.name, backend.head(), timeout=HANDOVER_TIMEOUT_SECONDS)
+    second.stop()
+
+    assert second.status.processed > 0
+    assert first.status.processed + second.status.processed == backend.head()
+    assert set(counting.seen.values()) == {1}
+
+
+# -- a failing handler stops the runner ----------------------------------------------------
+
+
+class HandlerBroke(Exception):
+    pass
+
+
+class FailingAt:
+    """Records each event's position until `at`, where the handler raises."""
+
+    def __init__(self, view: SqlView, at: int) -> None:
+        self.view, self.at = view, at
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        if tracking.notification_id == self.at:
+            raise HandlerBroke("cannot apply this event")
+        self.view.record(tracking)
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["unbatched", "batched"])
+def test_a_failing_handler_stops_the_runner_loudly(backend: Backend, batched: bool) -> None:
+    seed(backend.app, orgs=1)
+    view = SqlView(backend.engine, "fragile")
+    failures: list[str] = []
+    runner = Runner(name="fragile", app=backend.app, processor=FailingAt(view, 5),
+                    recorder=view, wakeup=ChangeSignal(), lock=backend.make_lock("fragile"),
+                    batch=view.batch if batched else None, on_failure=failures.append)
+
+    with capture_logs() as logs:
+        runner.run()  # returns once it has stopped itself
+
+    assert runner.status.state == "failed"
+    assert runner.status.error == "HandlerBroke: cannot apply this event"
+    assert failures == ["fragile"]
+    # Nothing past the failing event was applied: a batch rolls back whole.
+    position = view.max_tracking_id(backend.app.name)
+    assert position == (None if batched else 4)
+    failed = [entry for entry in logs if entry["event"] == "projection_failed"]
+    assert len(failed) == 1
+    assert failed[0]["log_level"] == "error"
+    assert failed[0]["projection"] == "fragile"
+    assert failed[0]["notification_id"] == 5
+    assert "HandlerBroke" in failed[0]["error"]
+
+    # The lock was released: a fixed handler resumes at the failed event.
+    fixed = Runner(name="fragile", app=backend.app, processor=FailingAt(view, -1),
+                   recorder=view, wakeup=ChangeSignal(), lock=backend.make_lock("fragile"))
+    assert fixed.catch_up() == backend.head() - (position or 0)
+
+
+def test_structlog_is_unconfigured_or_captures() -> None:
+    """capture_logs needs loggers that are not cached; guard the assumption above."""
+    assert not structlog.get_config().get("cache_logger_on_first_use", False)
