@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from eventsourcing.persistence import Tracking
 import redis
 import structlog
 from sqlalchemy import Engine
@@ -71,6 +72,20 @@ class ProjectionStatus:
     @property
     def lag(self) -> int:
         return max(self.head - self.position, 0)
+
+
+class ProjectedProjectDirectory:
+    """The org-closure policy's view of an org's projects: the read model, once caught up."""
+
+    CATCH_UP_TIMEOUT_SECONDS = 30.0
+
+    def __init__(self, plane: ControlPlane) -> None:
+        self.plane = plane
+
+    def project_ids(self, org_id: str, *, as_of: Tracking) -> list[str]:
+        self.plane.tracker(PROJECTION_NAME).wait(
+            as_of.application_name, as_of.notification_id, timeout=self.CATCH_UP_TIMEOUT_SECONDS)
+        return self.plane.queries.project_ids(org_id)
 
 
 class ControlPlane:
@@ -264,7 +279,8 @@ class ControlPlane:
                    wakeup=self.log_signal, lock=self.runner_lock("personal-organizations"),
                    on_failure=self._count_failure),
             Runner(name="organization-closure", app=self.tenancy,
-                   processor=OrganizationClosure(self.tenancy, gateway, self.queries, closure),
+                   processor=OrganizationClosure(self.tenancy, gateway,
+                                                 ProjectedProjectDirectory(self), closure),
                    recorder=closure, wakeup=self.log_signal,
                    lock=self.runner_lock("organization-closure"),
                    on_failure=self._count_failure),

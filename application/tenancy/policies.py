@@ -16,6 +16,7 @@ from domain.identity.user import User
 from domain.shared.cause import SYSTEM, Cause
 from domain.shared.errors import InvalidStateTransitionError, NotFoundError
 from domain.tenancy.organization import Organization
+from domain.tenancy.project import Project
 
 
 class IdentityGateway(Protocol):
@@ -25,9 +26,10 @@ class IdentityGateway(Protocol):
 
 
 class ProjectDirectory(Protocol):
-    """Ids of an organization's projects (answered by the read model)."""
+    """Ids of an organization's projects, answered by the read model once it has applied the
+    log up to `as_of` (so nothing created before the deletion is missed)."""
 
-    def project_ids(self, org_id: str) -> list[str]: ...
+    def project_ids(self, org_id: str, *, as_of: Tracking) -> list[str]: ...
 
 
 class PersonalOrganizations:
@@ -40,13 +42,17 @@ class PersonalOrganizations:
         if isinstance(domain_event, User.Created):
             cause = Cause(actor_id=f"user_{domain_event.originator_id.hex}", actor_kind="user")
             user_name: str = getattr(domain_event, "name", "")  # dynamic event class
-            name = f"{user_name}'s organization"[:100]
+            name = f"{user_name}'s organization"[:100] if user_name else "Personal organization"
             self.tenancy.open_personal_organization(domain_event.originator_id, name, cause)
         self.recorder.insert_tracking(tracking)
 
 
 class OrganizationClosure:
-    """When an organization is deleted, end its sessions and delete its projects."""
+    """When an organization is deleted, end its sessions and delete its projects.
+
+    A project whose creation raced the deletion (checked before it, committed after it) is
+    deleted when its own Created event arrives, so none survives its organization.
+    """
 
     def __init__(self, tenancy: TenancyService, identity: IdentityGateway,
                  projects: ProjectDirectory, recorder: TrackingRecorder) -> None:
@@ -57,8 +63,12 @@ class OrganizationClosure:
         if isinstance(domain_event, Organization.Deleted):
             org_id: UUID = domain_event.originator_id
             self.identity.close_organization(org_id)
-            for project_hex in self.projects.project_ids(org_id.hex):
+            for project_hex in self.projects.project_ids(org_id.hex, as_of=tracking):
                 self._delete_project(org_id, UUID(hex=project_hex))
+        elif isinstance(domain_event, Project.Created):
+            org_id = domain_event.org_id
+            if self.tenancy.organization_is_deleted(org_id):
+                self._delete_project(org_id, domain_event.originator_id)
         self.recorder.insert_tracking(tracking)
 
     def _delete_project(self, org_id: UUID, project_id: UUID) -> None:

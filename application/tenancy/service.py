@@ -90,6 +90,7 @@ class TenancyService(BitstrideApplication):
                 earlier = self.get_or_none(project.id)
                 if earlier is not None:
                     return self._replay(earlier, request_fingerprint)
+            self._require_open_organization(org_id)
             claim = self._claim(org_id, project.name, project.id)
             return Outcome(project, self.last_position(self.save(project, claim)))
 
@@ -128,6 +129,17 @@ class TenancyService(BitstrideApplication):
             return Outcome(project, self.last_position(self.save(project, claim)))
 
         return retry_on_conflict(attempt)
+
+    def _require_open_organization(self, org_id: UUID) -> None:
+        """A deleted organization gets no new projects. Its absence is allowed: a personal
+        organization is opened asynchronously, just after its owner registered."""
+        org = self.get_or_none(org_id)
+        if isinstance(org, Organization) and org.state is Lifecycle.DELETED:
+            raise NotFoundError("No such organization.")
+
+    def organization_is_deleted(self, org_id: UUID) -> bool:
+        org = self.get_or_none(org_id)
+        return isinstance(org, Organization) and org.state is Lifecycle.DELETED
 
     def _replay(self, earlier: object, request_fingerprint: str) -> Outcome[Project]:
         if not isinstance(earlier, Project) or earlier.request_fingerprint != request_fingerprint:

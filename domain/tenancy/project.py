@@ -28,7 +28,19 @@ class Project(Aggregate):
             return uuid4()
         return derived_id("project", str(org_id), idempotency_key)
 
-    @event("Created", topic="bitstride.tenancy.Project.Created")
+    class Created(Aggregate.Created):
+        """A project was created; process managers read `org_id` from it."""
+
+        TOPIC = "bitstride.tenancy.Project.Created"
+        org_id: UUID
+        name: str
+        description: str
+        metadata: dict[str, str]
+        request_fingerprint: str
+        cause: Cause
+        idempotency_key: str | None
+
+    @event(Created)
     def __init__(self, *, org_id: UUID, name: str, description: str, metadata: dict[str, str],
                  request_fingerprint: str, cause: Cause,
                  idempotency_key: str | None = None) -> None:

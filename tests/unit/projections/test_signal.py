@@ -1,0 +1,53 @@
+"""ChangeSignal: waiters wake on the next notify, never miss one, and time out otherwise."""
+
+from __future__ import annotations
+
+import threading
+
+from projections.signal import ChangeSignal
+
+BOUND_SECONDS = 5.0
+
+
+def test_a_notify_after_the_seen_generation_wakes_the_waiter() -> None:
+    signal = ChangeSignal()
+    seen = signal.generation()
+    woke: list[bool] = []
+    waiting = threading.Thread(target=lambda: woke.append(signal.wait_after(seen, BOUND_SECONDS)))
+    waiting.start()
+    signal.notify("Tenancy", 7)  # listeners are called with (application, position)
+    waiting.join(BOUND_SECONDS)
+    assert woke == [True]
+    assert signal.generation() == seen + 1
+
+
+def test_a_notify_before_waiting_is_not_missed() -> None:
+    signal = ChangeSignal()
+    seen = signal.generation()
+    signal.notify()
+    assert signal.wait_after(seen, timeout=0) is True
+
+
+def test_without_a_notify_the_wait_times_out() -> None:
+    signal = ChangeSignal()
+    assert signal.wait_after(signal.generation(), timeout=0.01) is False
+
+
+def test_one_notify_wakes_every_waiter() -> None:
+    signal = ChangeSignal()
+    seen = signal.generation()
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def wait() -> None:
+        woke = signal.wait_after(seen, BOUND_SECONDS)
+        with lock:
+            results.append(woke)
+
+    waiters = [threading.Thread(target=wait) for _ in range(5)]
+    for waiter in waiters:
+        waiter.start()
+    signal.notify()
+    for waiter in waiters:
+        waiter.join(BOUND_SECONDS)
+    assert results == [True] * 5
