@@ -7,14 +7,12 @@ service client (remote, or the auth app in-process) and, when asked, the worker'
 from __future__ import annotations
 
 import secrets
-import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import httpx
-from eventsourcing.persistence import Tracking
 import redis
 import structlog
 from sqlalchemy import Engine
@@ -23,13 +21,11 @@ from application.identity.log_reader import AuthLogReader
 from application.identity.service import IdentityService
 from application.ports import SessionRevocations
 from application.shared.base import BitstrideApplication
-from application.tenancy.policies import OrganizationClosure, PersonalOrganizations
 from application.tenancy.service import TenancyService
 from infra.auth.revocations import InMemorySessionRevocations, RedisSessionRevocations
 from infra.auth.tokens import AccessTokenVerifier
 from infra.database import read_model_engine
 from infra.eventstore import eventstore_env, is_postgres
-from infra.identity_gateway import HttpIdentityGateway, InProcessIdentityGateway
 from infra.locks import AdvisoryLock, FileLock
 from infra.metrics import Metrics
 from infra.pg_listen import PgListener
@@ -38,12 +34,12 @@ from interfaces.http.auth_service.app import build_identity_service, create_auth
 from projections.generations import GenerationRegistry
 from projections.runner import Runner, RunnerLock
 from projections.signal import ChangeSignal
+from projections.supervisor import ProjectionSupervisor
 from projections.tenancy.projection import PROJECTION_NAME, TenancyProjection, TenancyView
 from projections.tenancy.queries import TenancyQueries
-from projections.tracking import TRACKING_CHANNEL, SqlTrackingRecorder
+from projections.tracking import SAFETY_RECHECK_SECONDS, TRACKING_CHANNEL, SqlTrackingRecorder
 
 log = structlog.get_logger("bitstride.runtime")
-SUPERVISE_SECONDS = 1.0
 
 
 def tenancy_env(settings: Settings) -> dict[str, str]:
@@ -60,32 +56,6 @@ def build_revocations(settings: Settings) -> SessionRevocations:
     if settings.redis_url:
         return RedisSessionRevocations(redis.Redis.from_url(settings.redis_url))
     return InMemorySessionRevocations()
-
-
-@dataclass(frozen=True)
-class ProjectionStatus:
-    name: str
-    generation: int
-    position: int
-    head: int
-
-    @property
-    def lag(self) -> int:
-        return max(self.head - self.position, 0)
-
-
-class ProjectedProjectDirectory:
-    """The org-closure policy's view of an org's projects: the read model, once caught up."""
-
-    CATCH_UP_TIMEOUT_SECONDS = 30.0
-
-    def __init__(self, plane: ControlPlane) -> None:
-        self.plane = plane
-
-    def project_ids(self, org_id: str, *, as_of: Tracking) -> list[str]:
-        self.plane.tracker(PROJECTION_NAME).wait(
-            as_of.application_name, as_of.notification_id, timeout=self.CATCH_UP_TIMEOUT_SECONDS)
-        return self.plane.queries.project_ids(org_id)
 
 
 class ControlPlane:
@@ -117,9 +87,13 @@ class ControlPlane:
             fetch_jwks=self._fetch_jwks, issuer=settings.auth_issuer,
             audience=settings.auth_audience, revocations=self.revocations)
         self.identity_reader: BitstrideApplication | None = self.identity
-        self.runners: list[Runner] = []
+        self.tenancy_projection = ProjectionSupervisor(
+            PROJECTION_NAME, self.generations, self.tenancy_runner,
+            lambda generation: self.runner_lock(f"{PROJECTION_NAME}@{generation}"),
+            lambda generation: TenancyView(self.read_engine, generation).drop())
+        self.process_managers: list[Runner] = []
         self._listener: PgListener | None = None
-        self._closing = threading.Event()
+        self._closed = False
         self.metrics.watch_lag(self.projection_lags)
 
     # -- auth service -----------------------------------------------------------------------
@@ -155,12 +129,17 @@ class ControlPlane:
         """Return once the projections reading this log have applied `position`."""
         if position is None:
             return
-        try:
-            self.tracker(PROJECTION_NAME).wait(
-                application_name, position, timeout=self.settings.read_your_writes_timeout_seconds)
-        except TimeoutError:
-            log.warning("read_your_writes_timeout", application=application_name,
-                        position=position, action="check `bitstride projections status`")
+        deadline = time.monotonic() + self.settings.read_your_writes_timeout_seconds
+        while True:  # re-resolved on each wake-up: a rebuild may switch generations meanwhile
+            seen = self.tracking_signal.generation()
+            if self.tracker(PROJECTION_NAME).has_tracking_id(application_name, position):
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                log.warning("read_your_writes_timeout", application=application_name,
+                            position=position, action="check `bitstride projections status`")
+                return
+            self.tracking_signal.wait_after(seen, min(remaining, SAFETY_RECHECK_SECONDS))
 
     def await_personal_organization(self, auth_position: int) -> None:
         """After a registration: wait for its organization to be opened, then projected."""
@@ -204,55 +183,12 @@ class ControlPlane:
             return f"unreachable ({type(error).__name__})"
         return "ok"
 
-    # -- projections admin -----------------------------------------------------------------
-
-    def rebuildable(self) -> list[str]:
-        return [PROJECTION_NAME]
-
-    def projection_status(self) -> list[ProjectionStatus]:
-        rows = []
-        tenancy_head = self.tenancy.recorder.max_notification_id() or 0
-        generation = self.generations.active(PROJECTION_NAME)
-        position = self.tracker(PROJECTION_NAME).max_tracking_id(self.tenancy.name) or 0
-        rows.append(ProjectionStatus(PROJECTION_NAME, generation, position, tenancy_head))
-        closure = SqlTrackingRecorder(self.read_engine, "organization-closure")
-        rows.append(ProjectionStatus("organization-closure", 1,
-                                     closure.max_tracking_id(self.tenancy.name) or 0,
-                                     tenancy_head))
-        reader = AuthLogReader(env=identity_env(self.settings))
-        try:
-            personal = SqlTrackingRecorder(self.read_engine, "personal-organizations")
-            rows.append(ProjectionStatus("personal-organizations", 1,
-                                         personal.max_tracking_id(reader.name) or 0,
-                                         reader.recorder.max_notification_id() or 0))
-        finally:
-            reader.close()
-        return rows
-
-    def rebuild(self, name: str, progress: Callable[[int], None] | None = None) -> int:
-        """Fill the next generation's tables from the log, then point readers at them.
-
-        The live generation keeps serving until the switch and stays intact after it (the
-        one before it is dropped now), so no read fails; runners hand over on their own.
-        """
-        current = self.generations.active(name)
-        if current > 1:
-            TenancyView(self.read_engine, current - 1).drop()
-        runner = self.tenancy_runner(current + 1)
-        stop = threading.Event()
-        runner.lock.acquire(stop)
-        try:
-            runner.catch_up(progress)
-            self.generations.switch(name, current + 1)
-        finally:
-            runner.lock.release()
-        return current + 1
-
-    # -- worker -----------------------------------------------------------------------------
+    # -- projections ----------------------------------------------------------------------
 
     def runner_lock(self, name: str) -> RunnerLock:
         if is_postgres(self.settings.database_url):
-            return AdvisoryLock(str(self.settings.database_url), name)
+            return AdvisoryLock(str(self.settings.database_url), name,
+                                scope=self.settings.read_model_schema)
         return FileLock(Path(self.settings.data_dir) / "locks", name)
 
     def tenancy_runner(self, generation: int) -> Runner:
@@ -260,54 +196,26 @@ class ControlPlane:
         name = f"{PROJECTION_NAME}@{generation}"
         return Runner(name=name, app=self.tenancy, processor=TenancyProjection(view),
                       recorder=view, wakeup=self.log_signal, lock=self.runner_lock(name),
-                      batch=view.batch, on_failure=self._count_failure)
+                      batch=view.batch, on_failure=self.count_failure)
 
-    def process_manager_runners(self) -> list[Runner]:
-        if self.identity_reader is None:  # a worker reads the auth service's log directly
+    def identity_log(self) -> BitstrideApplication:
+        """The auth service's log: its own app when embedded, else read from its store."""
+        if self.identity_reader is None:
             self.identity_reader = AuthLogReader(env=identity_env(self.settings))
-        identity = self.identity_reader
-        personal = SqlTrackingRecorder(self.read_engine, "personal-organizations",
-                                       self.tracking_signal)
-        closure = SqlTrackingRecorder(self.read_engine, "organization-closure",
-                                      self.tracking_signal)
-        gateway = (InProcessIdentityGateway(self.identity) if self.identity is not None
-                   else HttpIdentityGateway(str(self.settings.auth_service_url),
-                                            str(self.settings.auth_internal_token)))
-        return [
-            Runner(name="personal-organizations", app=identity,
-                   processor=PersonalOrganizations(self.tenancy, personal), recorder=personal,
-                   wakeup=self.log_signal, lock=self.runner_lock("personal-organizations"),
-                   on_failure=self._count_failure),
-            Runner(name="organization-closure", app=self.tenancy,
-                   processor=OrganizationClosure(self.tenancy, gateway,
-                                                 ProjectedProjectDirectory(self), closure),
-                   recorder=closure, wakeup=self.log_signal,
-                   lock=self.runner_lock("organization-closure"),
-                   on_failure=self._count_failure),
-        ]
+        return self.identity_reader
 
     def start_workers(self) -> None:
-        self._tenancy_generation = self.generations.active(PROJECTION_NAME)
-        self.runners = [self.tenancy_runner(self._tenancy_generation),
-                        *self.process_manager_runners()]
-        for runner in self.runners:
-            runner.start()
-        self._supervisor = threading.Thread(target=self._follow_switches, daemon=True,
-                                            name="projection-supervisor")
-        self._supervisor.start()
+        from interfaces.worker import process_manager_runners
 
-    def _follow_switches(self) -> None:
-        """After a rebuild switched generations, hand the live runner over to the new one."""
-        while not self._closing.wait(SUPERVISE_SECONDS):
-            generation = self.generations.active(PROJECTION_NAME)
-            if generation == self._tenancy_generation:
-                continue
-            old = self.runners[0]
-            old.stop()
-            self.runners[0] = self.tenancy_runner(generation)
-            self.runners[0].start()
-            self._tenancy_generation = generation
-            log.info("projection_switched", projection=PROJECTION_NAME, generation=generation)
+        self.tenancy_projection.start()
+        self.process_managers = process_manager_runners(self)
+        for runner in self.process_managers:
+            runner.start()
+
+    @property
+    def runners(self) -> list[Runner]:
+        live = self.tenancy_projection.live
+        return [*([live] if live is not None else []), *self.process_managers]
 
     def start_listening(self) -> None:
         """Across processes (Postgres), hear appends and projection commits by NOTIFY."""
@@ -315,21 +223,24 @@ class ControlPlane:
             return
         channels = {TRACKING_CHANNEL: self.tracking_signal.notify,
                     self.tenancy.recorder.channel_name: self.log_signal.notify}
-        reader = self.identity_reader
-        if reader is not None and is_postgres(self.settings.auth_database_url):
-            channels[reader.recorder.channel_name] = self.log_signal.notify
+        if is_postgres(self.settings.auth_database_url):
+            channels[self.identity_log().recorder.channel_name] = self.log_signal.notify
         self._listener = PgListener(str(self.settings.database_url), channels)
         self._listener.start()
 
     def _observe_append(self, application: str, seconds: float) -> None:
         self.metrics.append_latency.labels(application=application).observe(seconds)
 
-    def _count_failure(self, name: str) -> None:
+    def count_failure(self, name: str) -> None:
         self.metrics.projection_failures.labels(projection=name).inc()
 
     def close(self) -> None:
-        self._closing.set()
-        for runner in self.runners:
+        """Stop runners and listeners, then close stores; calling it again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        self.tenancy_projection.stop()
+        for runner in self.process_managers:
             runner.stop()
         if self._listener is not None:
             self._listener.stop()

@@ -1,11 +1,16 @@
-"""Which generation of each projection's tables readers use; switched after a rebuild."""
+"""Which generation of each projection's tables readers use, and a rebuild's hand-over.
+
+A rebuild fills generation N+1 beside the live N and *proposes* it; the process running the
+live runner stops N, catches N+1 up to at least where N was, and only then switches readers,
+so a read never goes back in time. With no live runner, the rebuild switches by itself.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, select
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, select, update
 
 from projections.sql import upsert
 
@@ -14,6 +19,7 @@ generations_table = Table(
     "projection_generations", generations_metadata,
     Column("projection", String(100), primary_key=True),
     Column("active", Integer, nullable=False),
+    Column("proposed", Integer, nullable=True),
 )
 
 # How long a reader may keep using a generation after a switch elsewhere: the old tables stay
@@ -22,7 +28,7 @@ POINTER_TTL_SECONDS = 1.0
 
 
 class GenerationRegistry:
-    """Reads and switches the active generation; cached per process for a second."""
+    """Reads, proposes and switches generations; the active one is cached for a second."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -30,22 +36,43 @@ class GenerationRegistry:
         self._lock = threading.Lock()
         generations_metadata.create_all(engine, checkfirst=True)
 
-    def active(self, projection: str) -> int:
+    def active(self, projection: str, *, fresh: bool = False) -> int:
         with self._lock:
             cached = self._cache.get(projection)
-        if cached and time.monotonic() - cached[1] < POINTER_TTL_SECONDS:
+        if not fresh and cached and time.monotonic() - cached[1] < POINTER_TTL_SECONDS:
             return cached[0]
-        query = select(generations_table.c.active).where(
-            generations_table.c.projection == projection)
-        with self.engine.connect() as conn:
-            generation = conn.execute(query).scalar() or 1
+        generation = self._read(projection)[0]
         with self._lock:
             self._cache[projection] = (generation, time.monotonic())
         return generation
 
+    def proposed(self, projection: str) -> int | None:
+        return self._read(projection)[1]
+
+    def propose(self, projection: str, generation: int) -> None:
+        active = self.active(projection, fresh=True)
+        with self.engine.begin() as conn:
+            upsert(conn, generations_table,
+                   {"projection": projection, "active": active, "proposed": generation},
+                   ["projection"])
+
     def switch(self, projection: str, generation: int) -> None:
         with self.engine.begin() as conn:
-            upsert(conn, generations_table, {"projection": projection, "active": generation},
+            upsert(conn, generations_table,
+                   {"projection": projection, "active": generation, "proposed": None},
                    ["projection"])
         with self._lock:
             self._cache[projection] = (generation, time.monotonic())
+
+    def withdraw(self, projection: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(generations_table)
+                         .where(generations_table.c.projection == projection)
+                         .values(proposed=None))
+
+    def _read(self, projection: str) -> tuple[int, int | None]:
+        query = select(generations_table.c.active, generations_table.c.proposed).where(
+            generations_table.c.projection == projection)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return (row[0], row[1]) if row else (1, None)

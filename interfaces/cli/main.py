@@ -43,11 +43,8 @@ def dev(ctx: click.Context, host: str, port: int) -> None:
     plane = ControlPlane(settings)
     plane.start_workers()
     announce(settings, host, port, "dev (control plane + auth service + worker)")
-    try:
-        run_http(as_asgi(create_control_plane_app(plane, "full"), plane.metrics), host, port,
-                 settings)
-    finally:
-        plane.close()
+    app = create_control_plane_app(plane, "full", owns_plane=True)
+    run_http(as_asgi(app, plane.metrics), host, port, settings)
 
 
 @cli.command(help="The control plane API (run `bitstride worker` beside it).")
@@ -65,11 +62,8 @@ def serve(ctx: click.Context, mode: str, host: str, port: int) -> None:
     plane = ControlPlane(settings)
     plane.start_listening()
     announce(settings, host, port, f"control plane ({mode} mode)")
-    try:
-        run_http(as_asgi(create_control_plane_app(plane, mode), plane.metrics),  # type: ignore[arg-type]
-                 host, port, settings)
-    finally:
-        plane.close()
+    app = create_control_plane_app(plane, mode, owns_plane=True)  # type: ignore[arg-type]
+    run_http(as_asgi(app, plane.metrics), host, port, settings)
 
 
 @cli.command(help="Projections and process managers, until SIGTERM.")

@@ -16,10 +16,11 @@ def projections() -> None:
 @click.pass_obj
 def status(settings: Settings) -> None:
     from interfaces.control_plane import ControlPlane
+    from interfaces.worker import projection_status
 
     plane = ControlPlane(settings, embedded_auth=False)
     try:
-        rows = plane.projection_status()
+        rows = projection_status(plane)
     finally:
         plane.close()
     click.echo(f"{'projection':<28} {'generation':>10} {'position':>10} {'head':>10} {'lag':>8}")
@@ -33,16 +34,19 @@ def status(settings: Settings) -> None:
 @click.pass_obj
 def rebuild(settings: Settings, name: str) -> None:
     from interfaces.control_plane import ControlPlane
+    from interfaces.worker import REBUILDABLE
+    from interfaces.worker import rebuild as rebuild_projection
 
+    if name not in REBUILDABLE:
+        raise click.BadParameter(f"unknown projection {name!r}; choose from "
+                                 f"{', '.join(REBUILDABLE)}", param_hint="NAME")
     plane = ControlPlane(settings, embedded_auth=False)
     try:
-        if name not in plane.rebuildable():
-            raise click.BadParameter(f"unknown projection {name!r}; choose from "
-                                     f"{', '.join(plane.rebuildable())}", param_hint="NAME")
         head = plane.tenancy.recorder.max_notification_id() or 0
-        with click.progressbar(length=head, label=f"Rebuilding {name}",
-                               show_pos=True) as bar:
-            generation = plane.rebuild(name, progress=bar.update)
+        with click.progressbar(length=head, label=f"Rebuilding {name}", show_pos=True) as bar:
+            generation = rebuild_projection(plane, name, progress=bar.update)
         click.echo(f"{name}: generation {generation} is live; readers switched without a gap.")
+    except TimeoutError as error:
+        raise click.ClickException(str(error)) from None
     finally:
         plane.close()

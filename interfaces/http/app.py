@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from litestar import Litestar, Request
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -36,12 +37,17 @@ def openapi_config(title: str) -> OpenAPIConfig:
     )
 
 
-def create_control_plane_app(plane: ControlPlane, mode: RuntimeMode = "full") -> Litestar:
+def create_control_plane_app(plane: ControlPlane, mode: RuntimeMode = "full", *,
+                             owns_plane: bool = False) -> Litestar:
+    """`owns_plane`: close the plane when the server shuts down (the CLI's processes)."""
     async def provide_plane() -> ControlPlane:
         return plane
 
     async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
         return await authenticate(request, plane.verifier, plane.queries)
+
+    async def close_plane() -> None:
+        await anyio.to_thread.run_sync(plane.close)
 
     lifespans: list[Any] = []
     if plane.auth_app is not None:  # httpx's ASGI transport sends no lifespan events itself
@@ -57,7 +63,7 @@ def create_control_plane_app(plane: ControlPlane, mode: RuntimeMode = "full") ->
         request_max_body_size=plane.settings.max_body_bytes,
         openapi_config=openapi_config(f"Bitstride control plane ({mode} mode)"),
         lifespan=lifespans,
-        on_shutdown=[plane.auth_http.aclose],
+        on_shutdown=[plane.auth_http.aclose, *([close_plane] if owns_plane else [])],
         debug=False,
     )
 

@@ -108,12 +108,17 @@ def api_error_handler(request: Request[Any, Any, Any], exc: ApiError) -> Respons
 
 
 _FIELD_IN_MESSAGE = re.compile(r"field `([^`]+)`")
+_PARAMETER_IN_MESSAGE = re.compile(r"(query|header|path|cookie) parameter '([^']+)'")
 
 
 def _validation_param(exc: ValidationException) -> tuple[str | None, str]:
     """Name the first offending field the way OpenAI does: a dotted path, or null."""
     extra = exc.extra if isinstance(exc.extra, list) else []
     first = extra[0] if extra and isinstance(extra[0], dict) else {}
+    missing = _PARAMETER_IN_MESSAGE.search(str(exc.detail)) if not first else None
+    if missing is not None:  # Litestar names a missing parameter only in its message
+        source, name = missing.groups()
+        return name, f"Missing required {source} parameter '{name}'."
     message = str(first.get("message") or exc.detail)
     key = str(first.get("key") or "").replace("[...]", "") or None
     named = _FIELD_IN_MESSAGE.search(message)
@@ -145,6 +150,8 @@ _CODE_BY_STATUS = {400: "invalid_request", 413: "request_too_large", 429: "rate_
 
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
+    if status >= 500 and status != 503:  # a framework fault: its detail is not for clients
+        return internal_error_handler(request, exc)
     if isinstance(exc, ValidationException):
         param, message = _validation_param(exc)
         return envelope(request, 400, "invalid_request", message, param=param)

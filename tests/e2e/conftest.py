@@ -221,6 +221,9 @@ def dev_server(tmp_path: Path) -> Iterator[DevServer]:
 
 # -- in process ------------------------------------------------------------------------------
 
+def build_app(plane: ControlPlane, mode: RuntimeMode = "full") -> Litestar:
+    return create_control_plane_app(plane, mode)
+
 
 @asynccontextmanager
 async def asgi_client(plane: ControlPlane, app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
@@ -239,7 +242,7 @@ async def in_process(settings: Settings, mode: RuntimeMode = "full", *, workers:
     try:
         if workers:
             plane.start_workers()
-        async with asgi_client(plane, create_control_plane_app(plane, mode)) as client:
+        async with asgi_client(plane, build_app(plane, mode)) as client:
             yield plane, client
     finally:
         plane.close()
@@ -269,7 +272,7 @@ def plane(backend_settings: Settings) -> Iterator[ControlPlane]:
 
 @pytest.fixture
 def app(plane: ControlPlane) -> Litestar:
-    return create_control_plane_app(plane, "full")
+    return build_app(plane, "full")
 
 
 @pytest.fixture

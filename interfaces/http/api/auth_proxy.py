@@ -11,9 +11,10 @@ from typing import Any
 
 import anyio
 import httpx
-from litestar import Request, Response, get, post, route
+from litestar import Request, Response
 from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
 from litestar.response import Stream
 
 from interfaces.control_plane import ControlPlane
@@ -65,34 +66,44 @@ async def _await_personal_organization(response: httpx.Response, plane: ControlP
         await anyio.to_thread.run_sync(plane.await_personal_organization, int(position))
 
 
-_AUTH_POSTS = ["/v1/auth/register", "/v1/auth/login", "/v1/auth/logout", "/v1/auth/refresh",
-               "/v1/auth/mfa/enroll", "/v1/auth/mfa/verify", "/v1/auth/mfa/verify-login",
-               "/v1/auth/mfa/disable"]
-_AUTH_GETS = ["/v1/auth/verify", "/v1/auth/login/{provider:str}",
-              "/v1/auth/callback/{provider:str}", "/v1/auth/.well-known/jwks.json"]
-_PROXY_DOC = "Proxied to the auth service (AUTH_SERVICE_URL, or in-process)."
+def proxy_route(method: str, path: str, operation_id: str, summary: str,
+                statuses: tuple[int, ...]) -> HTTPRouteHandler:
+    """One documented route that forwards to the auth service."""
+
+    async def proxied(request: Request[Any, Any, Any],
+                      plane: NamedDependency[ControlPlane]) -> Response[Any]:
+        return await forward(request, plane)
+
+    return HTTPRouteHandler(path, http_method=method, operation_id=operation_id, status_code=200,
+                            summary=summary, description=_PROXY_DOC,
+                            tags=["API keys" if "api_keys" in path else "Auth"],
+                            responses=errors(*statuses))(proxied)
 
 
-@post(_AUTH_POSTS, operation_id="authPost", summary="Auth service command",
-      description=_PROXY_DOC, tags=["Auth"], responses=errors(400, 401, 503))
-async def auth_post(request: Request[Any, Any, Any],
-                    plane: NamedDependency[ControlPlane]) -> Response[Any]:
-    return await forward(request, plane)
+_PROXY_DOC = "Proxied to the auth service (AUTH_SERVICE_URL, or the in-process auth app)."
+_ROUTES = [
+    ("POST", "/v1/auth/register", "register", "Create a user and their organization",
+     (400, 409, 503)),
+    ("POST", "/v1/auth/login", "login", "Log in with email and password", (400, 401, 403, 503)),
+    ("GET", "/v1/auth/login/{provider:str}", "loginWithProvider",
+     "Start an OAuth/OIDC login", (400, 404, 503)),
+    ("GET", "/v1/auth/callback/{provider:str}", "oauthCallback",
+     "Finish an OAuth/OIDC login", (400, 404, 503)),
+    ("GET", "/v1/auth/verify", "verifyEmail", "Verify an email address", (400, 503)),
+    ("POST", "/v1/auth/logout", "logout", "End the current session", (401, 503)),
+    ("POST", "/v1/auth/refresh", "refresh", "Rotate a refresh token", (400, 401, 403, 503)),
+    ("POST", "/v1/auth/mfa/enroll", "enrollMfa", "Start TOTP enrolment", (401, 503)),
+    ("POST", "/v1/auth/mfa/verify", "verifyMfa", "Activate TOTP with a code", (400, 401, 503)),
+    ("POST", "/v1/auth/mfa/verify-login", "verifyMfaLogin",
+     "Finish a login with a second factor", (400, 401, 503)),
+    ("POST", "/v1/auth/mfa/disable", "disableMfa", "Turn TOTP off", (400, 401, 503)),
+    ("GET", "/v1/auth/.well-known/jwks.json", "jwks", "Keys that verify access tokens", (503,)),
+    ("GET", "/v1/api_keys", "listApiKeys", "List API keys", (401, 503)),
+    ("POST", "/v1/api_keys", "createApiKey", "Create an API key", (400, 401, 503)),
+    ("PUT", "/v1/api_keys/{key_id:str}", "updateApiKey", "Update an API key",
+     (400, 401, 404, 503)),
+    ("DELETE", "/v1/api_keys/{key_id:str}", "deleteApiKey", "Revoke an API key",
+     (401, 404, 503)),
+]
 
-
-@get(_AUTH_GETS, operation_id="authGet", summary="Auth service query or redirect",
-     description=_PROXY_DOC, tags=["Auth"], responses=errors(400, 401, 503))
-async def auth_get(request: Request[Any, Any, Any],
-                   plane: NamedDependency[ControlPlane]) -> Response[Any]:
-    return await forward(request, plane)
-
-
-@route(["/v1/api_keys", "/v1/api_keys/{key_id:str}"], http_method=["GET", "POST", "PUT", "DELETE"],
-       operation_id="apiKeys", summary="API keys", description=_PROXY_DOC, tags=["API keys"],
-       responses=errors(400, 401, 404, 503))
-async def api_keys(request: Request[Any, Any, Any],
-                   plane: NamedDependency[ControlPlane]) -> Response[Any]:
-    return await forward(request, plane)
-
-
-AUTH_PROXY_HANDLERS = [auth_post, auth_get, api_keys]
+AUTH_PROXY_HANDLERS = [proxy_route(*route) for route in _ROUTES]

@@ -7,11 +7,14 @@ from typing import Any
 import msgspec
 from litestar import MediaType, Response, get
 from litestar.di import NamedDependency
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 
 from interfaces.control_plane import ControlPlane
 from interfaces.http.docs import errors
 from interfaces.http.errors import ApiError
+
+# Prometheus' text format; Litestar adds the charset itself (a second one breaks scrapers).
+PROMETHEUS_TEXT = "text/plain; version=1.0.0"
 
 
 class Health(msgspec.Struct):
@@ -43,8 +46,7 @@ def ready(plane: NamedDependency[ControlPlane]) -> Readiness:
 @get("/metrics", sync_to_thread=True, operation_id="metrics", tags=["Operations"], security=[],
      summary="Prometheus metrics", media_type=MediaType.TEXT)
 def metrics(plane: NamedDependency[ControlPlane]) -> Response[Any]:
-    return Response(generate_latest(plane.metrics.registry),
-                    media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(plane.metrics.registry), media_type=PROMETHEUS_TEXT)
 
 
 HEALTH_HANDLERS = [health, ready, metrics]

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from domain.shared.errors import NotFoundError
 from domain.shared.ids import parse_id
@@ -57,7 +57,7 @@ class ProjectsController(Controller):
 
     @get("/{project_id:str}", sync_to_thread=True, operation_id="getProject",
          summary="Get a project", responses=errors(401, 404))
-    def retrieve(self, project_id: str, principal: NamedDependency[Principal],
+    def retrieve(self, project_id: FromPath[str], principal: NamedDependency[Principal],
                  plane: NamedDependency[ControlPlane]) -> Response[Project]:
         row = plane.queries.project(principal.org_hex, parse_id("proj", project_id).hex)
         if row is None:
@@ -67,7 +67,7 @@ class ProjectsController(Controller):
     @put("/{project_id:str}", sync_to_thread=True, operation_id="updateProject",
          summary="Update a project (If-Match makes it conditional)",
          responses=errors(400, 401, 404, 409, 412))
-    def update(self, request: Request[Any, Any, Any], project_id: str,
+    def update(self, request: Request[Any, Any, Any], project_id: FromPath[str],
                data: JSONBody[UpdateProjectRequest], principal: NamedDependency[Principal],
                plane: NamedDependency[ControlPlane]) -> Response[Project]:
         outcome = plane.tenancy.update_project(
@@ -81,7 +81,7 @@ class ProjectsController(Controller):
     @delete("/{project_id:str}", sync_to_thread=True, operation_id="deleteProject",
             summary="Delete a project (its history stays in the log)", status_code=200,
             responses=errors(401, 404, 409, 412))
-    def remove(self, request: Request[Any, Any, Any], project_id: str,
+    def remove(self, request: Request[Any, Any, Any], project_id: FromPath[str],
                principal: NamedDependency[Principal],
                plane: NamedDependency[ControlPlane]) -> Deleted:
         outcome = plane.tenancy.delete_project(

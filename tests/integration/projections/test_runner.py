@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
-import structlog
 from eventsourcing.persistence import IntegrityError, Tracking
+from psycopg import sql
 from sqlalchemy import Engine, select
 from structlog.testing import capture_logs
 
@@ -24,6 +25,8 @@ from domain.shared.cause import Cause
 from infra.database import read_model_engine
 from infra.eventstore import eventstore_env
 from infra.locks import AdvisoryLock, FileLock
+from infra.settings import Settings
+from interfaces.control_plane import ControlPlane
 from projections.runner import Runner, RunnerLock
 from projections.signal import ChangeSignal
 from projections.tenancy.projection import TenancyProjection, TenancyView
@@ -158,7 +161,7 @@ def test_a_crash_inside_a_batch_repeats_nothing_on_resume(backend: Backend) -> N
     view = TenancyView(backend.engine, 1)
     tenancy_runner(backend, view).step(limit=4)
 
-    class Crash(Exception):
+    class CrashError(Exception):
         pass
 
     class CrashingAt:
@@ -167,10 +170,10 @@ def test_a_crash_inside_a_batch_repeats_nothing_on_resume(backend: Backend) -> N
 
         def process_event(self, domain_event: Any, tracking: Tracking) -> None:
             if tracking.notification_id == self.at:
-                raise Crash
+                raise CrashError
             self.inner.process_event(domain_event, tracking)
 
-    with pytest.raises(Crash):  # events 5..8 were written in the batch, then rolled back
+    with pytest.raises(CrashError):  # events 5..8 were written in the batch, then rolled back
         tenancy_runner(backend, view, CrashingAt(TenancyProjection(view), 9)).step(limit=10)
     assert view.max_tracking_id(backend.app.name) == 4
 
@@ -237,7 +240,7 @@ def test_a_second_lock_holder_waits_until_the_first_releases(backend: Backend) -
     second.release()
 
 
-def test_a_waiting_lock_gives_up_when_stopped(backend: Backend) -> None:
+def test_a_lock_waiter_gives_up_when_stopped(backend: Backend) -> None:
     first, second = backend.make_lock("exclusive"), backend.make_lock("exclusive")
     assert first.acquire(threading.Event())
     stop = threading.Event()
@@ -286,10 +289,39 @@ def test_a_second_runner_waits_and_takes_over_when_the_first_stops(backend: Back
     assert set(counting.seen.values()) == {1}
 
 
+@pytest.mark.postgres
+def test_deployments_in_other_schemas_of_one_database_do_not_share_runner_locks(
+        postgres_settings: Settings, postgres_url: str) -> None:
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+    other_settings = postgres_settings.with_overrides(
+        database_schema=f"{prefix}_es", read_model_schema=f"{prefix}_rm",
+        auth_database_schema=f"{prefix}_auth")
+    planes = [ControlPlane(postgres_settings), ControlPlane(other_settings)]
+    ours, theirs = (plane.runner_lock("tenancy@1") for plane in planes)
+    stop, acquired = threading.Event(), threading.Event()
+    contender = threading.Thread(target=lambda: theirs.acquire(stop) and acquired.set(),
+                                 daemon=True)
+    try:
+        assert ours.acquire(stop)
+        contender.start()
+        assert acquired.wait(STILL_WAITING_SECONDS), "another deployment's lock blocked ours"
+    finally:
+        stop.set()
+        contender.join(HANDOVER_TIMEOUT_SECONDS)
+        ours.release()
+        theirs.release()
+        for plane in planes:
+            plane.close()
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            for schema in (f"{prefix}_es", f"{prefix}_rm", f"{prefix}_auth"):
+                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                    sql.Identifier(schema)))
+
+
 # -- a failing handler stops the runner ----------------------------------------------------
 
 
-class HandlerBroke(Exception):
+class HandlerBrokeError(Exception):
     pass
 
 
@@ -301,7 +333,7 @@ class FailingAt:
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         if tracking.notification_id == self.at:
-            raise HandlerBroke("cannot apply this event")
+            raise HandlerBrokeError("cannot apply this event")
         self.view.record(tracking)
 
 
@@ -318,7 +350,7 @@ def test_a_failing_handler_stops_the_runner_loudly(backend: Backend, batched: bo
         runner.run()  # returns once it has stopped itself
 
     assert runner.status.state == "failed"
-    assert runner.status.error == "HandlerBroke: cannot apply this event"
+    assert runner.status.error == "HandlerBrokeError: cannot apply this event"
     assert failures == ["fragile"]
     # Nothing past the failing event was applied: a batch rolls back whole.
     position = view.max_tracking_id(backend.app.name)
@@ -328,14 +360,9 @@ def test_a_failing_handler_stops_the_runner_loudly(backend: Backend, batched: bo
     assert failed[0]["log_level"] == "error"
     assert failed[0]["projection"] == "fragile"
     assert failed[0]["notification_id"] == 5
-    assert "HandlerBroke" in failed[0]["error"]
+    assert "HandlerBrokeError" in failed[0]["error"]
 
     # The lock was released: a fixed handler resumes at the failed event.
     fixed = Runner(name="fragile", app=backend.app, processor=FailingAt(view, -1),
                    recorder=view, wakeup=ChangeSignal(), lock=backend.make_lock("fragile"))
     assert fixed.catch_up() == backend.head() - (position or 0)
-
-
-def test_structlog_is_unconfigured_or_captures() -> None:
-    """capture_logs needs loggers that are not cached; guard the assumption above."""
-    assert not structlog.get_config().get("cache_logger_on_first_use", False)

@@ -14,13 +14,14 @@ import tempfile
 import types
 import unittest
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 from psycopg import sql
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, select
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, insert, select
 
 from infra.database import read_model_engine
 from projections.tracking import SqlTrackingRecorder
@@ -164,7 +165,7 @@ def rows(engine: Engine, table: Table) -> list[tuple[int, str]]:
         return [tuple(row) for row in conn.execute(select(table).order_by(table.c.id))]
 
 
-def writer(table: Table, notification_id: int):  # noqa: ANN201
+def writer(table: Table, notification_id: int) -> Callable[[Connection], object]:
     return lambda conn: conn.execute(insert(table).values(id=notification_id,
                                                           label=f"event {notification_id}"))
 

@@ -1,0 +1,97 @@
+"""The worker's parts beyond the tenancy projection: process managers, status, rebuild."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from eventsourcing.persistence import Tracking
+
+from application.identity.service import IdentityService
+from application.tenancy.policies import OrganizationClosure, PersonalOrganizations
+from infra.identity_gateway import HttpIdentityGateway, InProcessIdentityGateway
+from interfaces.control_plane import ControlPlane
+from projections.runner import Runner
+from projections.tenancy.projection import PROJECTION_NAME
+from projections.tracking import SqlTrackingRecorder
+
+PERSONAL_ORGANIZATIONS = "personal-organizations"
+ORGANIZATION_CLOSURE = "organization-closure"
+
+
+class ProjectedProjectDirectory:
+    """The org-closure policy's view of an org's projects: the read model, once caught up."""
+
+    CATCH_UP_TIMEOUT_SECONDS = 30.0
+
+    def __init__(self, plane: ControlPlane) -> None:
+        self.plane = plane
+
+    def project_ids(self, org_id: str, *, as_of: Tracking) -> list[str]:
+        self.plane.tracker(PROJECTION_NAME).wait(
+            as_of.application_name, as_of.notification_id, timeout=self.CATCH_UP_TIMEOUT_SECONDS)
+        return self.plane.queries.project_ids(org_id)
+
+
+def process_manager_runners(plane: ControlPlane) -> list[Runner]:
+    personal = SqlTrackingRecorder(plane.read_engine, PERSONAL_ORGANIZATIONS,
+                                   plane.tracking_signal)
+    closure = SqlTrackingRecorder(plane.read_engine, ORGANIZATION_CLOSURE, plane.tracking_signal)
+    settings = plane.settings
+    gateway = (InProcessIdentityGateway(plane.identity) if plane.identity is not None
+               else HttpIdentityGateway(str(settings.auth_service_url),
+                                        str(settings.auth_internal_token)))
+    return [
+        Runner(name=PERSONAL_ORGANIZATIONS, app=plane.identity_log(),
+               processor=PersonalOrganizations(plane.tenancy, personal), recorder=personal,
+               wakeup=plane.log_signal, lock=plane.runner_lock(PERSONAL_ORGANIZATIONS),
+               on_failure=plane.count_failure),
+        Runner(name=ORGANIZATION_CLOSURE, app=plane.tenancy,
+               processor=OrganizationClosure(plane.tenancy, gateway,
+                                             ProjectedProjectDirectory(plane), closure),
+               recorder=closure, wakeup=plane.log_signal,
+               lock=plane.runner_lock(ORGANIZATION_CLOSURE), on_failure=plane.count_failure),
+    ]
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    name: str
+    generation: int
+    position: int
+    head: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.head - self.position, 0)
+
+
+def projection_status(plane: ControlPlane) -> list[ProjectionStatus]:
+    tenancy_head = plane.tenancy.recorder.max_notification_id() or 0
+    auth_head = plane.identity_log().recorder.max_notification_id() or 0
+
+    def position(tracker: str, application: str) -> int:
+        recorder = SqlTrackingRecorder(plane.read_engine, tracker)
+        return recorder.max_tracking_id(application) or 0
+
+    generation = plane.generations.active(PROJECTION_NAME, fresh=True)
+    return [
+        ProjectionStatus(PROJECTION_NAME, generation,
+                         position(f"{PROJECTION_NAME}@{generation}", plane.tenancy.name),
+                         tenancy_head),
+        ProjectionStatus(ORGANIZATION_CLOSURE, 1,
+                         position(ORGANIZATION_CLOSURE, plane.tenancy.name), tenancy_head),
+        ProjectionStatus(PERSONAL_ORGANIZATIONS, 1,
+                         position(PERSONAL_ORGANIZATIONS, IdentityService.name), auth_head),
+    ]
+
+
+REBUILDABLE = (PROJECTION_NAME,)
+
+
+def rebuild(plane: ControlPlane, name: str,
+            progress: Callable[[int], None] | None = None) -> int:
+    """Rebuild a projection beside the live one; returns the generation now serving reads."""
+    if name not in REBUILDABLE:
+        raise ValueError(f"unknown projection {name!r}; choose from {', '.join(REBUILDABLE)}")
+    return plane.tenancy_projection.rebuild(progress)
