@@ -93,11 +93,12 @@ def auth() -> None:
 def auth_serve(ctx: click.Context, host: str, port: int) -> None:
     from interfaces.control_plane import build_revocations
     from interfaces.http.auth_service.app import create_auth_app
+    from interfaces.http.request_id import request_id_middleware
 
     settings = _settings(ctx)
     app = create_auth_app(settings, revocations=build_revocations(settings))
     announce(settings, host, port, "auth service")
-    run_http(app, host, port, settings)
+    run_http(request_id_middleware(app), host, port, settings)  # ids on 404s too
 
 
 cli.add_command(projections)

@@ -6,12 +6,9 @@ style, so the Postgres variant creates and drops its own schema instead of using
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
-import sys
 import tempfile
-import types
 import unittest
 import uuid
 from collections.abc import Callable
@@ -20,6 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.tests.persistence import TrackingRecorderTestCase
 from psycopg import sql
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, insert, select
 
@@ -27,30 +25,6 @@ from infra.database import read_model_engine
 from projections.tracking import SqlTrackingRecorder
 from projections.view import SqlView
 from tests.conftest import TEST_DATABASE_URL
-
-
-def _library_test_cases() -> types.ModuleType:
-    """Import eventsourcing.tests.persistence, which needs pycryptodome only for AESCipher.
-
-    pycryptodome is an optional extra we do not install; the tracking test case never uses
-    the cipher, so a placeholder module stands in for `eventsourcing.cipher` while importing.
-    """
-    try:
-        return importlib.import_module("eventsourcing.tests.persistence")
-    except ModuleNotFoundError as error:
-        if error.name is None or not error.name.startswith("Crypto"):
-            raise
-    placeholder = types.ModuleType("eventsourcing.cipher")
-    placeholder.AESCipher = type("AESCipher", (), {})  # type: ignore[attr-defined]
-    sys.modules["eventsourcing.cipher"] = placeholder
-    try:
-        return importlib.import_module("eventsourcing.tests.persistence")
-    finally:
-        del sys.modules["eventsourcing.cipher"]
-
-
-library = _library_test_cases()
-
 
 # -- backends --------------------------------------------------------------------------------
 
@@ -99,14 +73,14 @@ class PostgresBackend(unittest.TestCase):
 # -- the library's contract ----------------------------------------------------------------
 
 
-class TrackingRecorderContract(library.TrackingRecorderTestCase):
+class TrackingRecorderContract(TrackingRecorderTestCase):
     engine: Engine
 
     def create_recorder(self) -> SqlTrackingRecorder:
         return SqlTrackingRecorder(self.engine, f"tracker-{uuid.uuid4().hex}")
 
 
-class ViewContract(library.TrackingRecorderTestCase):
+class ViewContract(TrackingRecorderTestCase):
     engine: Engine
 
     def create_recorder(self) -> SqlView:

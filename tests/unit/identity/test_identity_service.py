@@ -16,6 +16,7 @@ from domain.identity.errors import (
     OrganizationDeletedError,
     RefreshTokenReusedError,
 )
+from domain.identity.organization import organization_access_id
 from domain.identity.session import RevocationReason
 from domain.shared.errors import ValidationFailedError
 from domain.shared.ids import format_id
@@ -208,3 +209,20 @@ def test_revocations_outlive_access_tokens() -> None:
     assert revocations.is_revoked(sid)
     clock.advance(2)
     assert not revocations.is_revoked(sid)
+
+
+def test_a_busy_organizations_access_record_loads_from_a_snapshot() -> None:
+    """Each login appends to the org's access record; snapshots keep loading it short."""
+    service = make_service()
+    user_id, _ = service.register("busy@b.co", "B", PASSWORD)
+    org_id = personal_organization_id(user_id)
+    for _ in range(105):
+        service.login("busy@b.co", PASSWORD, 0.0)
+    access_id = organization_access_id(org_id)
+    assert service.snapshots is not None
+    snapshots = list(service.snapshots.get(access_id))
+    assert [snapshot.originator_version for snapshot in snapshots] == [100]
+    access = service.repository.get(access_id)
+    assert access.version == 106
+    assert len(access.sessions_alive_after(0.0)) == 105
+    assert service.close_organization(org_id, 1.0) == 105
