@@ -44,6 +44,17 @@ class Settings:
     read_your_writes_timeout_seconds: float = 5.0
     ready_max_lag: int = 1000
     public_url: str | None = None
+    # -- auth service features (issue 3) --
+    smtp_url: str | None = None
+    mail_from: str = "Bitstride <no-reply@bitstride.local>"
+    require_verified_email: bool = False
+    api_key_secret: str | None = None
+    api_key_cache_seconds: float = 30.0
+    oauth_providers: str | None = None
+    login_redirect_urls: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    next_public_auth_url: str | None = None
+    next_public_api_url: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -97,6 +108,22 @@ def _optional(env: Mapping[str, str], name: str) -> str | None:
     return env.get(name) or None
 
 
+def _bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list, blanks dropped."""
+    return tuple(item.strip() for item in (env.get(name) or "").split(",") if item.strip())
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from the environment (or the given mapping) and validate them."""
     env = os.environ if env is None else env
@@ -126,4 +153,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         read_your_writes_timeout_seconds=_float(env, "READ_YOUR_WRITES_TIMEOUT_SECONDS", 5.0),
         ready_max_lag=_int(env, "READY_MAX_LAG", 1000),
         public_url=_optional(env, "PUBLIC_URL"),
+        smtp_url=_optional(env, "SMTP_URL"),
+        mail_from=env.get("MAIL_FROM") or "Bitstride <no-reply@bitstride.local>",
+        require_verified_email=_bool(env, "AUTH_REQUIRE_VERIFIED_EMAIL", default=False),
+        api_key_secret=_optional(env, "API_KEY_SECRET"),
+        api_key_cache_seconds=_float(env, "API_KEY_CACHE_SECONDS", 30.0),
+        oauth_providers=_optional(env, "OAUTH_PROVIDERS"),
+        login_redirect_urls=_list(env, "LOGIN_REDIRECT_URLS"),
+        cors_origins=_list(env, "CORS_ORIGINS"),
+        next_public_auth_url=_optional(env, "NEXT_PUBLIC_AUTH_URL"),
+        next_public_api_url=_optional(env, "NEXT_PUBLIC_API_URL"),
     )

@@ -20,9 +20,13 @@ from infra.auth.signing import Ed25519Signer
 from infra.auth.tokens import AccessTokenVerifier, InvalidTokenError, KeySetUnavailableError
 from infra.eventstore import eventstore_env
 from infra.settings import Settings
-from interfaces.http.auth_service.routes import ROUTES
+from interfaces.http.auth_service import api_keys, mfa, oauth, verification
+from interfaces.http.auth_service.routes import ROUTES as CORE_ROUTES
 from interfaces.http.errors import EXCEPTION_HANDLERS, envelope
 from interfaces.http.request_id import request_id_middleware
+
+# Each feature module contributes ROUTES and an install(state, settings, identity, revocations).
+FEATURES = (verification, mfa, oauth, api_keys)
 
 
 def token_policy(settings: Settings) -> TokenPolicy:
@@ -64,6 +68,8 @@ def create_auth_app(settings: Settings, *, revocations: SessionRevocations,
             return service.jwks()
 
         app.state.identity = service
+        for feature in FEATURES:
+            feature.install(app.state, settings, service, revocations)
         app.state.verifier = AccessTokenVerifier(
             local_jwks, issuer=settings.auth_issuer, audience=settings.auth_audience,
             revocations=revocations)
@@ -74,7 +80,7 @@ def create_auth_app(settings: Settings, *, revocations: SessionRevocations,
                 service.close()
 
     return Litestar(
-        route_handlers=ROUTES,
+        route_handlers=[*CORE_ROUTES, *(route for f in FEATURES for route in f.ROUTES)],
         exception_handlers={
             **EXCEPTION_HANDLERS,
             InvalidTokenError: _invalid_token_handler,
