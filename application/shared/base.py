@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -15,7 +16,8 @@ from domain.shared.errors import ConflictError
 
 T = TypeVar("T")
 
-MAX_COMMAND_ATTEMPTS = 5
+MAX_COMMAND_ATTEMPTS = 10
+RETRY_PAUSE_SECONDS = 0.002
 
 
 class CauseAsDict(Transcoding):
@@ -74,13 +76,14 @@ def retry_on_conflict(command: Callable[[], T]) -> T:
     """Re-run a load-decide-save command when another writer won the version race.
 
     The command reloads fresh state each attempt, so it either applies cleanly on the new
-    state or raises its own domain error (a 409): never a lost update, never a 500.
+    state or raises its own domain error (a 409): never a lost update, never a 500. A short
+    random pause between attempts keeps a crowd of writers from colliding in lockstep.
     """
-    for _ in range(MAX_COMMAND_ATTEMPTS - 1):
+    for attempt in range(1, MAX_COMMAND_ATTEMPTS):
         try:
             return command()
         except IntegrityError:
-            continue
+            time.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * attempt))  # noqa: S311
     try:
         return command()
     except IntegrityError:

@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Generic, TypeVar
 from uuid import UUID
 
 from application.shared.base import BitstrideApplication, retry_on_conflict
+from application.shared.outcome import Outcome, replayed, require_version
 from domain.shared.cause import Cause
-from domain.shared.errors import IdempotencyKeyReusedError, NotFoundError, VersionMismatchError
+from domain.shared.errors import NotFoundError
 from domain.tenancy.lifecycle import Lifecycle
 from domain.tenancy.name_claim import ProjectNameClaim
 from domain.tenancy.organization import Organization
 from domain.tenancy.project import Project
-
-A = TypeVar("A")
-
-
-@dataclass(frozen=True)
-class Outcome(Generic[A]):
-    """A command's result: the aggregate after it, and the position to wait on (if it wrote)."""
-
-    aggregate: A
-    position: int | None
-    replayed: bool = False
-
-
-def require_version(aggregate: Organization | Project, expected: int | None) -> None:
-    if expected is not None and expected != aggregate.version:
-        raise VersionMismatchError(
-            f"If-Match names version {expected}, but the current version is {aggregate.version}.")
 
 
 class TenancyService(BitstrideApplication):
@@ -89,7 +71,7 @@ class TenancyService(BitstrideApplication):
             if cause.idempotency_key is not None:
                 earlier = self.get_or_none(project.id)
                 if earlier is not None:
-                    return self._replay(earlier, request_fingerprint)
+                    return replayed(earlier, Project, request_fingerprint)
             self._require_open_organization(org_id)
             claim = self._claim(org_id, project.name, project.id)
             return Outcome(project, self.last_position(self.save(project, claim)))
@@ -140,12 +122,6 @@ class TenancyService(BitstrideApplication):
     def organization_is_deleted(self, org_id: UUID) -> bool:
         org = self.get_or_none(org_id)
         return isinstance(org, Organization) and org.state is Lifecycle.DELETED
-
-    def _replay(self, earlier: object, request_fingerprint: str) -> Outcome[Project]:
-        if not isinstance(earlier, Project) or earlier.request_fingerprint != request_fingerprint:
-            raise IdempotencyKeyReusedError(
-                "This Idempotency-Key was already used with a different request.")
-        return Outcome(earlier, None, replayed=True)
 
     def _claim(self, org_id: UUID, name: str, holder: UUID) -> ProjectNameClaim:
         claim = self.get_or_none(ProjectNameClaim.claim_id(org_id, name))

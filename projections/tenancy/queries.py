@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from projections.generations import GenerationRegistry
+from projections.paging import newest_first
 from projections.tenancy.projection import PROJECTION_NAME
 from projections.tenancy.tables import TenancyTables, tenancy_tables
 
@@ -49,17 +50,9 @@ class TenancyQueries:
     def projects(self, org_id: str, *, after: str | None, limit: int) -> tuple[list[Row], bool]:
         """Newest first; `after` is the last id of the previous page. Returns (rows, has_more)."""
         table = self._current().projects
-        query = select(table).where(table.c.org_id == org_id, table.c.state == "active")
+        scope = [table.c.org_id == org_id, table.c.state == "active"]
         with self.engine.connect() as conn:
-            if after is not None:
-                cursor = conn.execute(select(table.c.seq).where(
-                    table.c.id == after, table.c.org_id == org_id)).scalar()
-                if cursor is None:
-                    return [], False
-                query = query.where(table.c.seq < cursor)
-            rows = conn.execute(query.order_by(table.c.seq.desc()).limit(limit + 1)).mappings()
-            page = [dict(row) for row in rows]
-        return page[:limit], len(page) > limit
+            return newest_first(conn, table, scope, after=after, limit=limit)
 
     def project_ids(self, org_id: str) -> list[str]:
         table = self._current().projects

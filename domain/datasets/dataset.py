@@ -1,0 +1,173 @@
+"""Dataset: named training data whose uploads are immutable, content-addressed versions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.datasets.status import TERMINAL, DatasetStatus, allowed_actions, require
+from domain.shared.cause import Cause
+from domain.shared.errors import NotFoundError, ValidationFailedError
+from domain.shared.ids import derived_id
+from domain.shared.text import checked_metadata, checked_name, checked_text
+
+PURPOSES = ("fine_tuning", "rl")
+FORMATS = {"fine_tuning": ("chat", "preference"), "rl": ("prompt",)}
+MAX_DESCRIPTION_LENGTH = 2000
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """One upload: what a job pins. Never changes once recorded."""
+
+    number: int
+    sha256: str
+    size: int
+    lines: int
+    object_key: str
+    uploaded_at: float
+
+
+def checked_purpose_and_format(purpose: str, data_format: str) -> tuple[str, str]:
+    if purpose not in PURPOSES:
+        raise ValidationFailedError(f"'purpose' must be one of {', '.join(PURPOSES)}.",
+                                    param="purpose")
+    if data_format not in FORMATS[purpose]:
+        raise ValidationFailedError(
+            f"A {purpose} dataset's 'format' must be one of {', '.join(FORMATS[purpose])}.",
+            param="format")
+    return purpose, data_format
+
+
+class Dataset(Aggregate):
+    TOPIC = "bitstride.datasets.Dataset"
+
+    @staticmethod
+    def create_id(org_id: UUID, idempotency_key: str | None = None, **_: Any) -> UUID:
+        if idempotency_key is None:
+            return uuid4()
+        return derived_id("dataset", str(org_id), idempotency_key)
+
+    @event("Created", topic="bitstride.datasets.Dataset.Created")
+    def __init__(self, *, org_id: UUID, project_id: UUID | None, name: str, description: str,
+                 purpose: str, data_format: str, metadata: dict[str, str],
+                 request_fingerprint: str, cause: Cause,
+                 idempotency_key: str | None = None) -> None:
+        self.org_id, self.project_id = org_id, project_id
+        self.name, self.description, self.metadata = name, description, dict(metadata)
+        self.purpose, self.data_format = purpose, data_format
+        self.request_fingerprint, self.idempotency_key = request_fingerprint, idempotency_key
+        self.status = DatasetStatus.CREATED
+        self.versions: tuple[DatasetVersion, ...] = ()
+        self.validated_version: int | None = None
+        self.report: dict[str, Any] | None = None
+        self.last_cause = cause
+
+    @classmethod
+    def create(cls, *, org_id: UUID, project_id: UUID | None, name: str, description: str,
+               purpose: str, data_format: str, metadata: dict[str, str],
+               request_fingerprint: str, cause: Cause) -> Dataset:
+        purpose, data_format = checked_purpose_and_format(purpose, data_format)
+        return cls(org_id=org_id, project_id=project_id, name=checked_name(name),
+                   description=checked_text(description, param="description",
+                                            max_length=MAX_DESCRIPTION_LENGTH),
+                   purpose=purpose, data_format=data_format,
+                   metadata=checked_metadata(metadata),
+                   request_fingerprint=request_fingerprint, cause=cause,
+                   idempotency_key=cause.idempotency_key)
+
+    # -- queries ----------------------------------------------------------------------------
+
+    @property
+    def allowed_actions(self) -> tuple[str, ...]:
+        return allowed_actions(self.status)
+
+    @property
+    def current_version(self) -> DatasetVersion | None:
+        return self.versions[-1] if self.versions else None
+
+    def require_visible_to(self, org_id: UUID) -> None:
+        if self.org_id != org_id or self.status in TERMINAL:
+            raise NotFoundError("No such dataset.")
+
+    def find_version(self, number: int) -> DatasetVersion:
+        for version in self.versions:
+            if version.number == number:
+                return version
+        raise NotFoundError(f"Dataset has no version {number}.", param="version")
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def update(self, *, name: str | None, description: str | None,
+               metadata: dict[str, str] | None, cause: Cause) -> None:
+        require(self.status, "update")
+        new_name = self.name if name is None else checked_name(name)
+        new_description = self.description if description is None else checked_text(
+            description, param="description", max_length=MAX_DESCRIPTION_LENGTH)
+        new_metadata = self.metadata if metadata is None else checked_metadata(metadata)
+        if (new_name, new_description, new_metadata) != (
+                self.name, self.description, self.metadata):
+            self._updated(name=new_name, description=new_description, metadata=new_metadata,
+                          cause=cause)
+
+    @event("Updated", topic="bitstride.datasets.Dataset.Updated")
+    def _updated(self, name: str, description: str, metadata: dict[str, str],
+                 cause: Cause) -> None:
+        self.name, self.description, self.metadata = name, description, dict(metadata)
+        self.last_cause = cause
+
+    def record_upload(self, *, sha256: str, size: int, lines: int, object_key: str,
+                      uploaded_at: float, cause: Cause) -> DatasetVersion:
+        """A new version; uploading the same content as the current version changes nothing."""
+        require(self.status, "upload")
+        current = self.current_version
+        if current is not None and current.sha256 == sha256:
+            return current
+        self._uploaded(number=len(self.versions) + 1, sha256=sha256, size=size, lines=lines,
+                       object_key=object_key, uploaded_at=uploaded_at, cause=cause)
+        assert self.current_version is not None
+        return self.current_version
+
+    @event("Uploaded", topic="bitstride.datasets.Dataset.Uploaded")
+    def _uploaded(self, *, number: int, sha256: str, size: int, lines: int, object_key: str,
+                  uploaded_at: float, cause: Cause) -> None:
+        version = DatasetVersion(number, sha256, size, lines, object_key, uploaded_at)
+        self.versions = (*self.versions, version)
+        self.status, self.report, self.validated_version = DatasetStatus.UPLOADED, None, None
+        self.last_cause = cause
+
+    def request_validation(self, *, cause: Cause) -> int:
+        """Returns the version number the worker must validate."""
+        require(self.status, "validate")
+        assert self.current_version is not None  # "validate" is allowed only after an upload
+        self._validation_requested(version=self.current_version.number, cause=cause)
+        return self.current_version.number
+
+    @event("ValidationRequested", topic="bitstride.datasets.Dataset.ValidationRequested")
+    def _validation_requested(self, version: int, cause: Cause) -> None:
+        self.status, self.last_cause = DatasetStatus.VALIDATING, cause
+
+    def complete_validation(self, *, version: int, valid: bool, report: dict[str, Any],
+                            cause: Cause) -> None:
+        require(self.status, "complete_validation")
+        if self.current_version is None or version != self.current_version.number:
+            raise ValidationFailedError("The report is for another version.", param="version")
+        self._validation_completed(version=version, valid=valid, report=report, cause=cause)
+
+    @event("ValidationCompleted", topic="bitstride.datasets.Dataset.ValidationCompleted")
+    def _validation_completed(self, version: int, valid: bool, report: dict[str, Any],
+                              cause: Cause) -> None:
+        self.status = DatasetStatus.VALID if valid else DatasetStatus.INVALID
+        self.validated_version, self.report, self.last_cause = version, dict(report), cause
+
+    def delete(self, *, cause: Cause) -> None:
+        require(self.status, "delete")
+        self._deleted(cause=cause)
+
+    @event("Deleted", topic="bitstride.datasets.Dataset.Deleted")
+    def _deleted(self, cause: Cause) -> None:
+        self.status, self.last_cause = DatasetStatus.DELETED, cause
+
