@@ -55,6 +55,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     next_public_auth_url: str | None = None
     next_public_api_url: str | None = None
+    mfa_encryption_key: str | None = None
+    auth_trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -163,4 +165,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cors_origins=_list(env, "CORS_ORIGINS"),
         next_public_auth_url=_optional(env, "NEXT_PUBLIC_AUTH_URL"),
         next_public_api_url=_optional(env, "NEXT_PUBLIC_API_URL"),
+        mfa_encryption_key=_optional(env, "MFA_ENCRYPTION_KEY"),
+        auth_trusted_proxies=_list(env, "AUTH_TRUSTED_PROXIES") or ("127.0.0.1", "::1"),
     )

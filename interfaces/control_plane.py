@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterable
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,9 @@ from application.identity.service import IdentityService
 from application.ports import SessionRevocations
 from application.shared.base import BitstrideApplication
 from application.tenancy.service import TenancyService
+from infra.auth.api_key_cache import ApiKeyCache
+from infra.auth.api_key_changes import build_api_key_changes
+from infra.auth.api_key_client import ApiKeyIntrospector, BearerVerifier
 from infra.auth.revocations import InMemorySessionRevocations, RedisSessionRevocations
 from infra.auth.tokens import AccessTokenVerifier
 from infra.database import read_model_engine
@@ -78,14 +82,21 @@ class ControlPlane:
         self.generations = GenerationRegistry(self.read_engine)
         self.queries = TenancyQueries(self.read_engine, self.generations)
         self.revocations = build_revocations(settings)
+        # API keys: introspection results cached briefly, dropped when the auth service pushes.
+        self.api_key_cache = ApiKeyCache(settings.api_key_cache_seconds)
+        self.api_key_changes = build_api_key_changes(settings.redis_url)
+        self.api_key_changes.subscribe(self.api_key_cache.drop_key, self.api_key_cache.clear)
         self.identity: IdentityService | None = None
         self.auth_app: Any = None
         if embedded_auth:
             self._embed_auth_service()
         self.auth_http = self._auth_client()
-        self.verifier = AccessTokenVerifier(
+        self.api_keys = ApiKeyIntrospector(self.auth_http, settings.auth_internal_token,
+                                           self.api_key_cache)
+        self.verifier: AccessTokenVerifier = BearerVerifier(
             fetch_jwks=self._fetch_jwks, issuer=settings.auth_issuer,
-            audience=settings.auth_audience, revocations=self.revocations)
+            audience=settings.auth_audience, revocations=self.revocations,
+            api_keys=self.api_keys)
         self.identity_reader: BitstrideApplication | None = self.identity
         self.tenancy_projection = ProjectionSupervisor(
             PROJECTION_NAME, self.generations, self.tenancy_runner,
@@ -103,14 +114,19 @@ class ControlPlane:
         self.identity.append_listeners.append(self.log_signal.notify)
         self.auth_app = create_auth_app(self.settings, revocations=self.revocations,
                                         identity=self.identity)
+        self.auth_app.state.api_key_changes = self.api_key_changes  # in-process push
 
     def _auth_client(self) -> httpx.AsyncClient:
         """One proxy code path: httpx over the network, or over ASGI to the embedded app."""
         timeout = httpx.Timeout(10.0, connect=2.0)
+        # A proxy must never keep one caller's cookies for the next (a login flow's cookie).
+        no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
         if self.auth_app is not None:
             return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.auth_app),
-                                     base_url="http://auth.internal", timeout=timeout)
-        return httpx.AsyncClient(base_url=str(self.settings.auth_service_url), timeout=timeout)
+                                     base_url="http://auth.internal", timeout=timeout,
+                                     cookies=no_cookies)
+        return httpx.AsyncClient(base_url=str(self.settings.auth_service_url), timeout=timeout,
+                                 cookies=no_cookies)
 
     async def _fetch_jwks(self) -> dict[str, Any]:
         response = await self.auth_http.get("/v1/auth/.well-known/jwks.json")
@@ -244,6 +260,7 @@ class ControlPlane:
             runner.stop()
         if self._listener is not None:
             self._listener.stop()
+        self.api_key_changes.close()
         self.tenancy.close()
         if self.identity_reader is not None:
             self.identity_reader.close()

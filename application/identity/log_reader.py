@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-# Importing the aggregates registers their stored event topics, so notifications decode.
-import domain.identity.email_index
-import domain.identity.organization
-import domain.identity.session
-import domain.identity.user  # noqa: F401
+import importlib
+import pkgutil
+
+import domain.identity
 from application.shared.base import BitstrideApplication
+
+
+def register_identity_topics() -> None:
+    """Import every identity module, so every stored event topic resolves when decoded.
+
+    Done by walking the package, so an aggregate added later cannot be forgotten here.
+    """
+    for module in pkgutil.iter_modules(domain.identity.__path__, "domain.identity."):
+        importlib.import_module(module.name)
 
 
 class AuthLogReader(BitstrideApplication):
     """The auth service's log, read-only: same name and transcodings, no commands."""
 
     name = "Auth"
+
+    def __init__(self, env: object = None) -> None:
+        register_identity_topics()
+        super().__init__(env)

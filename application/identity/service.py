@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
 
 import structlog
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from application.identity.ports import AccessTokenSigner, PasswordHasher
@@ -40,8 +42,16 @@ from domain.identity.errors import (
     OrganizationDeletedError,
     RefreshTokenReusedError,
 )
+from domain.identity.factor_errors import MfaRequiredError
+from domain.identity.mfa import MfaFactor, mfa_factor_id
 from domain.identity.organization import OrganizationAccess, organization_access_id
 from domain.identity.session import RefreshOutcome, RevocationReason, Session
+from domain.identity.session_factors import (
+    PASSWORD_ONLY,
+    SessionFactors,
+    assurance_level,
+    session_factors_id,
+)
 from domain.identity.user import User
 from domain.shared.cause import Cause
 from domain.shared.errors import NotFoundError, ValidationFailedError
@@ -99,18 +109,50 @@ class IdentityService(BitstrideApplication):
 
     def login(self, email: str, password: str, now: float, *,
               request_id: str | None = None) -> TokenPair:
+        """Password-only login; users with an active factor go through SignIn (MFA) instead."""
+        user = self.authenticate(email, password, request_id=request_id)
+        if self.mfa_active(user.id):
+            raise MfaRequiredError
+        cause = Cause(actor_id=format_id("user", user.id), request_id=request_id)
+        return retry_on_conflict(lambda: self.open_session(user, now, cause))
+
+    def authenticate(self, email: str, password: str, *,
+                     request_id: str | None = None) -> User:
         """Unknown email and wrong password fail alike, after the same amount of hashing."""
         user = self._user_by_email(email)
         if not password_length_ok(password):
             raise InvalidCredentialsError
-        if user is None:
+        if user is None or not user.password_hash:
+            # No user, or one who signs in only through a provider: hash anyway, so the
+            # answer takes as long as a wrong password and reveals neither case.
             self._passwords.verify(self._dummy_hash, password)
             raise InvalidCredentialsError
         if not self._passwords.verify(user.password_hash, password):
             raise InvalidCredentialsError
         cause = Cause(actor_id=format_id("user", user.id), request_id=request_id)
         self._rehash_if_needed(user, password, cause)
-        return retry_on_conflict(lambda: self._start_session(user, now, cause))
+        return user
+
+    def password_matches(self, user: User, password: str) -> bool:
+        return password_length_ok(password) and self._passwords.verify(user.password_hash,
+                                                                       password)
+
+    def open_session(self, user: User, now: float, cause: Cause, *,
+                     amr: tuple[str, ...] = PASSWORD_ONLY,
+                     also_save: Sequence[Aggregate] = ()) -> TokenPair:
+        """Start a session in one save with `also_save` (e.g. a spent MFA challenge)."""
+        access = self._organization_access(user.organization_id)
+        session_id = uuid4()
+        refresh_token = new_refresh_token(session_id)
+        expires_at = now + self.policy.refresh_ttl_seconds
+        access.add_session(session_id, expires_at)
+        session = Session(id=session_id, user_id=user.id, org_id=user.organization_id,
+                          refresh_hash=refresh_token_hash(refresh_token), issued_at=now,
+                          expires_at=expires_at, cause=cause)
+        factors = ([SessionFactors(session_id=session_id, amr=list(amr), cause=cause)]
+                   if amr != PASSWORD_ONLY else [])
+        self.save(session, access, *factors, *also_save)
+        return self._issue(session, refresh_token, now, amr)
 
     def refresh(self, refresh_token: str, now: float, *,
                 request_id: str | None = None) -> TokenPair:
@@ -130,7 +172,7 @@ class IdentityService(BitstrideApplication):
             self.save(session)
             if outcome is RefreshOutcome.REUSE_DETECTED:
                 return None
-            return self._issue(session, new_token, now)
+            return self._issue(session, new_token, now, self._session_amr(session.id))
 
         pair = retry_on_conflict(attempt)
         if pair is None:
@@ -176,6 +218,13 @@ class IdentityService(BitstrideApplication):
                                       RevocationReason.ORGANIZATION_CLOSED, now, cause))
         return len(live)
 
+    def start_session(self, user_id: UUID, now: float, *, request_id: str | None = None,
+                      amr: tuple[str, ...] = ("fed",)) -> TokenPair:
+        """Sign in a user already authenticated elsewhere (`fed`: a provider login)."""
+        user = self.user(user_id)
+        cause = Cause(actor_id=format_id("user", user.id), request_id=request_id)
+        return retry_on_conflict(lambda: self.open_session(user, now, cause, amr=amr))
+
     # -- queries ----------------------------------------------------------------------------
 
     def user(self, user_id: UUID) -> User:
@@ -218,18 +267,18 @@ class IdentityService(BitstrideApplication):
             self.save(user)
 
     def _start_session(self, user: User, now: float, cause: Cause) -> TokenPair:
-        access = self._organization_access(user.organization_id)
-        session_id = uuid4()
-        refresh_token = new_refresh_token(session_id)
-        expires_at = now + self.policy.refresh_ttl_seconds
-        access.add_session(session_id, expires_at)
-        session = Session(id=session_id, user_id=user.id, org_id=user.organization_id,
-                          refresh_hash=refresh_token_hash(refresh_token), issued_at=now,
-                          expires_at=expires_at, cause=cause)
-        self.save(session, access)
-        return self._issue(session, refresh_token, now)
+        return self.open_session(user, now, cause)
 
-    def _issue(self, session: Session, refresh_token: str, now: float) -> TokenPair:
+    def mfa_active(self, user_id: UUID) -> bool:
+        factor = self.get_or_none(mfa_factor_id(user_id))
+        return isinstance(factor, MfaFactor) and factor.is_active
+
+    def _session_amr(self, session_id: UUID) -> tuple[str, ...]:
+        factors = self.get_or_none(session_factors_id(session_id))
+        return tuple(factors.amr) if isinstance(factors, SessionFactors) else PASSWORD_ONLY
+
+    def _issue(self, session: Session, refresh_token: str, now: float,
+               amr: tuple[str, ...]) -> TokenPair:
         issued_at = int(now)
         ttl = self.policy.access_ttl_seconds
         claims = {
@@ -242,6 +291,8 @@ class IdentityService(BitstrideApplication):
             "iat": issued_at,
             "exp": issued_at + ttl,
             "jti": uuid4().hex,
+            "amr": list(amr),
+            "aal": assurance_level(amr),
         }
         return TokenPair(access_token=self._signer.sign(claims), refresh_token=refresh_token,
                          expires_in=ttl, session_id=session.id)

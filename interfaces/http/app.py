@@ -6,6 +6,7 @@ from typing import Any
 
 import anyio
 from litestar import Litestar, Request
+from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -64,8 +65,19 @@ def create_control_plane_app(plane: ControlPlane, mode: RuntimeMode = "full", *,
         openapi_config=openapi_config(f"Bitstride control plane ({mode} mode)"),
         lifespan=lifespans,
         on_shutdown=[plane.auth_http.aclose, *([close_plane] if owns_plane else [])],
+        cors_config=cors_config(plane.settings.cors_origins),
         debug=False,
     )
+
+
+def cors_config(origins: tuple[str, ...]) -> CORSConfig | None:
+    """First-party frontends (CORS_ORIGINS) may call with credentials; `*` is never allowed."""
+    allowed = [origin.rstrip("/") for origin in origins if origin != "*"]
+    if not allowed:
+        return None
+    return CORSConfig(allow_origins=allowed, allow_credentials=True,
+                      allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                      expose_headers=["X-Request-ID", "ETag", "Retry-After"], max_age=600)
 
 
 def as_asgi(app: Litestar, metrics: Metrics) -> ASGIApp:

@@ -15,6 +15,7 @@ _DESCRIPTIONS = {
          "`idempotency_key_reused`).",
     412: "If-Match names a version other than the current one.",
     413: "The request body is too large.",
+    429: "Too many attempts: `rate_limited`; retry after the `Retry-After` seconds.",
     503: "A dependency is unavailable; retry later.",
 }
 

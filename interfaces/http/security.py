@@ -1,4 +1,5 @@
-"""Who is calling: a bearer access token verified locally against the auth service's keys."""
+"""Who is calling: a bearer access token verified locally against the auth service's keys,
+or an API key (`bsk_...`) introspected through the auth service and cached briefly."""
 
 from __future__ import annotations
 
@@ -9,23 +10,31 @@ from uuid import UUID
 import anyio
 from litestar import Request
 
+from domain.identity.api_key_format import looks_like_api_key
+from domain.identity.scopes import USER_SCOPES, grants
+from domain.shared.errors import NotFoundError
 from domain.shared.ids import format_id
+from infra.auth.api_key_client import ApiKeyServiceUnavailableError, BearerVerifier
 from infra.auth.tokens import AccessTokenVerifier, InvalidTokenError, KeySetUnavailableError
+from interfaces.http.bearer import BEARER_CHALLENGE, bearer_token
 from interfaces.http.errors import ApiError
 from projections.tenancy.queries import TenancyQueries
-
-BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="bitstride"'}
 
 
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated caller. `kind` is "user" for access tokens ("api_key" later)."""
+    """The authenticated caller: "user" (access token, every scope) or "api_key".
+
+    A key's `scopes` bound what it may do; `project_id` set means it sees only that project.
+    """
 
     actor_id: str
     kind: str
     org_id: UUID
     user_id: UUID | None
     session_id: str | None
+    scopes: tuple[str, ...] = USER_SCOPES
+    project_id: UUID | None = None
 
     @property
     def org_hex(self) -> str:
@@ -36,22 +45,65 @@ def _unauthorized(code: str, message: str) -> ApiError:
     return ApiError(401, code, message, headers=BEARER_CHALLENGE)
 
 
+def insufficient_scope(needed: str, message: str | None = None) -> ApiError:
+    return ApiError(403, "insufficient_scope",
+                    message or f"This API key lacks the '{needed}' scope.")
+
+
+def require_scope(principal: Principal, needed: str, *, org_wide: bool = False) -> None:
+    """Refuse (403 `insufficient_scope`) unless the caller holds `needed`, e.g.
+    "projects:write". `org_wide`: the route acts beyond one project, so a key restricted
+    to a project may not use it."""
+    if not grants(principal.scopes, needed):
+        raise insufficient_scope(needed)
+    if org_wide and principal.project_id is not None:
+        raise insufficient_scope(needed, f"This API key is restricted to one project; "
+                                         f"'{needed}' on the organization needs a key without "
+                                         "a project.")
+
+
+def require_project(principal: Principal, project_id: UUID) -> None:
+    """A project-restricted key sees no other project: 404, like another tenant's id."""
+    if principal.project_id is not None and principal.project_id != project_id:
+        raise NotFoundError(f"No such project: {format_id('proj', project_id)!r}.")
+
+
 async def authenticate(request: Request[Any, Any, Any], verifier: AccessTokenVerifier,
                        tenancy: TenancyQueries) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("missing_token", "Send an access token: Authorization: Bearer <token>.")
+    token = bearer_token(request)
+    if looks_like_api_key(token):
+        principal = await _api_key_principal(token, verifier)
+    else:
+        principal = await _user_principal(token, verifier)
+    state = await anyio.to_thread.run_sync(tenancy.organization_state, principal.org_hex)
+    if state == "deleted":
+        raise _unauthorized("organization_deleted", "This token's organization was deleted.")
+    return principal
+
+
+async def _user_principal(token: str, verifier: AccessTokenVerifier) -> Principal:
     try:
-        claims = await verifier.verify(token.strip())
+        claims = await verifier.verify(token)
     except InvalidTokenError as error:
         raise _unauthorized(error.code, error.message) from None
     except KeySetUnavailableError:
         raise ApiError(503, "service_unavailable",
                        "The auth service's signing keys are unavailable; retry shortly.") from None
-    state = await anyio.to_thread.run_sync(tenancy.organization_state, claims.org_id.hex)
-    if state == "deleted":
-        raise _unauthorized("organization_deleted", "This token's organization was deleted.")
     return Principal(actor_id=format_id("user", claims.user_id), kind="user",
                      org_id=claims.org_id, user_id=claims.user_id,
                      session_id=claims.session_id)
+
+
+async def _api_key_principal(token: str, verifier: AccessTokenVerifier) -> Principal:
+    if not isinstance(verifier, BearerVerifier):
+        raise _unauthorized("invalid_api_key", "API keys are not accepted here.")
+    try:
+        grant = await verifier.api_keys.grant(token)
+    except ApiKeyServiceUnavailableError:
+        raise ApiError(503, "service_unavailable",
+                       "The auth service cannot check API keys right now; retry shortly.") \
+            from None
+    if grant is None:
+        raise _unauthorized("invalid_api_key", "The API key is invalid, expired or revoked.")
+    return Principal(actor_id=grant.key_id, kind="api_key", org_id=grant.org_id, user_id=None,
+                     session_id=None, scopes=grant.scopes, project_id=grant.project_id)

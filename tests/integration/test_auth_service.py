@@ -152,7 +152,7 @@ class TestFlows:
         headers = {"Authorization": header} if header else {}
         response = client.post("/v1/auth/logout", headers=headers)
         assert response.status_code == 401
-        assert error_code(response) in {"unauthorized", "invalid_token"}
+        assert error_code(response) in {"missing_token", "invalid_token"}
 
     def test_health_schema_and_unknown_routes(self, client: TestClient) -> None:
         assert client.get("/health").json() == {"status": "ok"}

@@ -52,7 +52,10 @@ async def forward(request: Request[Any, Any, Any], plane: ControlPlane) -> Respo
     except httpx.TransportError:
         raise ApiError(503, "service_unavailable",
                        "The auth service is unavailable; retry shortly.") from None
-    if request.url.path == "/v1/auth/register" and response.status_code == 201:
+    # A registration, or a first provider login, created a user: answer once their org exists.
+    if response.status_code in (200, 201, 302) and (
+            request.url.path == "/v1/auth/register"
+            or request.url.path.startswith("/v1/auth/callback/")):
         await _await_personal_organization(response, plane)
     return Stream(response.aiter_raw(), status_code=response.status_code,
                   headers=_response_headers(response),
@@ -84,19 +87,22 @@ _PROXY_DOC = "Proxied to the auth service (AUTH_SERVICE_URL, or the in-process a
 _ROUTES = [
     ("POST", "/v1/auth/register", "register", "Create a user and their organization",
      (400, 409, 503)),
-    ("POST", "/v1/auth/login", "login", "Log in with email and password", (400, 401, 403, 503)),
+    ("POST", "/v1/auth/login", "login", "Log in with email and password",
+     (400, 401, 403, 429, 503)),
     ("GET", "/v1/auth/login/{provider:str}", "loginWithProvider",
      "Start an OAuth/OIDC login", (400, 404, 503)),
     ("GET", "/v1/auth/callback/{provider:str}", "oauthCallback",
      "Finish an OAuth/OIDC login", (400, 404, 503)),
     ("GET", "/v1/auth/verify", "verifyEmail", "Verify an email address", (400, 503)),
+    ("POST", "/v1/auth/verify/resend", "resendVerification", "Resend the verification email",
+     (400, 429, 503)),
     ("POST", "/v1/auth/logout", "logout", "End the current session", (401, 503)),
-    ("POST", "/v1/auth/refresh", "refresh", "Rotate a refresh token", (400, 401, 403, 503)),
+    ("POST", "/v1/auth/refresh", "refresh", "Rotate a refresh token", (400, 401, 403, 429, 503)),
     ("POST", "/v1/auth/mfa/enroll", "enrollMfa", "Start TOTP enrolment", (401, 503)),
     ("POST", "/v1/auth/mfa/verify", "verifyMfa", "Activate TOTP with a code", (400, 401, 503)),
     ("POST", "/v1/auth/mfa/verify-login", "verifyMfaLogin",
-     "Finish a login with a second factor", (400, 401, 503)),
-    ("POST", "/v1/auth/mfa/disable", "disableMfa", "Turn TOTP off", (400, 401, 503)),
+     "Finish a login with a second factor", (400, 401, 429, 503)),
+    ("POST", "/v1/auth/mfa/disable", "disableMfa", "Turn TOTP off", (400, 401, 403, 429, 503)),
     ("GET", "/v1/auth/.well-known/jwks.json", "jwks", "Keys that verify access tokens", (503,)),
     ("GET", "/v1/api_keys", "listApiKeys", "List API keys", (401, 503)),
     ("POST", "/v1/api_keys", "createApiKey", "Create an API key", (400, 401, 503)),

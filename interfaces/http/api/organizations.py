@@ -14,7 +14,7 @@ from interfaces.http.commands import cause_for, etag, expected_version
 from interfaces.http.docs import errors
 from interfaces.http.presenters import organization_from_aggregate, organization_from_row
 from interfaces.http.schemas import Deleted, Organization, UpdateOrganizationRequest
-from interfaces.http.security import Principal
+from interfaces.http.security import Principal, require_scope
 
 Confirm = Annotated[str, QueryParameter(
     description="The organization's exact name, to confirm the deletion.")]
@@ -25,9 +25,11 @@ class OrganizationsController(Controller):
     tags = ["Organization"]
 
     @get(sync_to_thread=True, operation_id="getCurrentOrganization",
-         summary="The organization of the caller's credentials", responses=errors(401, 404))
+         summary="The organization of the caller's credentials",
+         responses=errors(401, 403, 404))
     def retrieve(self, principal: NamedDependency[Principal],
                  plane: NamedDependency[ControlPlane]) -> Response[Organization]:
+        require_scope(principal, "orgs:read", org_wide=True)
         row = plane.queries.organization(principal.org_hex)
         if row is None:
             raise NotFoundError("The organization does not exist (yet).")
@@ -35,10 +37,11 @@ class OrganizationsController(Controller):
 
     @put(sync_to_thread=True, operation_id="updateCurrentOrganization",
          summary="Rename the organization or change its settings",
-         responses=errors(400, 401, 404, 409, 412))
+         responses=errors(400, 401, 403, 404, 409, 412))
     def update(self, request: Request[Any, Any, Any], data: JSONBody[UpdateOrganizationRequest],
                principal: NamedDependency[Principal],
                plane: NamedDependency[ControlPlane]) -> Response[Organization]:
+        require_scope(principal, "orgs:write", org_wide=True)
         outcome = plane.tenancy.update_organization(
             principal.org_id, name=data.name, settings=data.settings,
             expected_version=expected_version(request), cause=cause_for(request, principal))
@@ -54,6 +57,7 @@ class OrganizationsController(Controller):
                plane: NamedDependency[ControlPlane]) -> Deleted:
         if principal.kind != "user":
             raise PermissionDeniedError("An organization cannot be deleted with an API key.")
+        require_scope(principal, "orgs:write", org_wide=True)
         outcome = plane.tenancy.delete_organization(
             principal.org_id, actor_user_id=principal.user_id, confirm=confirm,
             expected_version=expected_version(request), cause=cause_for(request, principal))

@@ -22,7 +22,12 @@ from interfaces.http.schemas import (
     UpdateProjectRequest,
     page_of,
 )
-from interfaces.http.security import Principal
+from interfaces.http.security import (
+    Principal,
+    insufficient_scope,
+    require_project,
+    require_scope,
+)
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, 1 to 100.")]
 After = Annotated[str | None, QueryParameter(description="Last id of the previous page.")]
@@ -33,10 +38,14 @@ class ProjectsController(Controller):
     tags = ["Projects"]
 
     @post(sync_to_thread=True, operation_id="createProject", summary="Create a project",
-          responses=errors(400, 401, 409), status_code=201)
+          responses=errors(400, 401, 403, 409), status_code=201)
     def create(self, request: Request[Any, Any, Any], data: JSONBody[CreateProjectRequest],
                principal: NamedDependency[Principal],
                plane: NamedDependency[ControlPlane]) -> Response[Project]:
+        require_scope(principal, "projects:write")
+        if principal.project_id is not None:
+            raise insufficient_scope("projects:write", "This API key is restricted to one "
+                                     "project; creating projects needs a key without a project.")
         outcome = plane.tenancy.create_project(
             principal.org_id, name=data.name, description=data.description,
             metadata=data.metadata, request_fingerprint=fingerprint(data),
@@ -47,31 +56,43 @@ class ProjectsController(Controller):
                         headers=etag(project.version))
 
     @get(sync_to_thread=True, operation_id="listProjects", summary="List projects, newest first",
-         responses=errors(400, 401))
+         responses=errors(400, 401, 403))
     def list(self, principal: NamedDependency[Principal], plane: NamedDependency[ControlPlane],
              limit: Limit = 20, after: After = None) -> ListPage[Project]:
+        require_scope(principal, "projects:read")
         after_hex = parse_id("proj", after).hex if after else None
-        rows, has_more = plane.queries.projects(principal.org_hex, after=after_hex, limit=limit)
+        if principal.project_id is not None:  # a project key lists its one project
+            row = plane.queries.project(principal.org_hex, principal.project_id.hex)
+            rows, has_more = ([row] if row is not None and after_hex is None else []), False
+        else:
+            rows, has_more = plane.queries.projects(principal.org_hex, after=after_hex,
+                                                    limit=limit)
         items = [project_from_row(row) for row in rows]
         return page_of(items, [item.id for item in items], has_more)
 
     @get("/{project_id:str}", sync_to_thread=True, operation_id="getProject",
-         summary="Get a project", responses=errors(401, 404))
+         summary="Get a project", responses=errors(401, 403, 404))
     def retrieve(self, project_id: FromPath[str], principal: NamedDependency[Principal],
                  plane: NamedDependency[ControlPlane]) -> Response[Project]:
-        row = plane.queries.project(principal.org_hex, parse_id("proj", project_id).hex)
+        require_scope(principal, "projects:read")
+        project_uuid = parse_id("proj", project_id)
+        require_project(principal, project_uuid)
+        row = plane.queries.project(principal.org_hex, project_uuid.hex)
         if row is None:
             raise NotFoundError(f"No such project: {project_id!r}.")
         return Response(project_from_row(row), headers=etag(row["version"]))
 
     @put("/{project_id:str}", sync_to_thread=True, operation_id="updateProject",
          summary="Update a project (If-Match makes it conditional)",
-         responses=errors(400, 401, 404, 409, 412))
+         responses=errors(400, 401, 403, 404, 409, 412))
     def update(self, request: Request[Any, Any, Any], project_id: FromPath[str],
                data: JSONBody[UpdateProjectRequest], principal: NamedDependency[Principal],
                plane: NamedDependency[ControlPlane]) -> Response[Project]:
+        require_scope(principal, "projects:write")
+        project_uuid = parse_id("proj", project_id)
+        require_project(principal, project_uuid)
         outcome = plane.tenancy.update_project(
-            principal.org_id, parse_id("proj", project_id), name=data.name,
+            principal.org_id, project_uuid, name=data.name,
             description=data.description, metadata=data.metadata,
             expected_version=expected_version(request), cause=cause_for(request, principal))
         plane.await_projections(plane.tenancy.name, outcome.position)
@@ -80,12 +101,15 @@ class ProjectsController(Controller):
 
     @delete("/{project_id:str}", sync_to_thread=True, operation_id="deleteProject",
             summary="Delete a project (its history stays in the log)", status_code=200,
-            responses=errors(401, 404, 409, 412))
+            responses=errors(401, 403, 404, 409, 412))
     def remove(self, request: Request[Any, Any, Any], project_id: FromPath[str],
                principal: NamedDependency[Principal],
                plane: NamedDependency[ControlPlane]) -> Deleted:
+        require_scope(principal, "projects:write")
+        project_uuid = parse_id("proj", project_id)
+        require_project(principal, project_uuid)
         outcome = plane.tenancy.delete_project(
-            principal.org_id, parse_id("proj", project_id),
+            principal.org_id, project_uuid,
             expected_version=expected_version(request), cause=cause_for(request, principal))
         plane.await_projections(plane.tenancy.name, outcome.position)
         return Deleted(id=project_id, object="project.deleted", deleted=True)

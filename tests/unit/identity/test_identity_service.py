@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import jwt
 import pytest
 
 from application.identity.service import REVOCATION_MARGIN_SECONDS
+from domain.identity.email_index import EmailIndex
 from domain.identity.errors import (
     EmailTakenError,
     InvalidCredentialsError,
@@ -18,6 +19,8 @@ from domain.identity.errors import (
 )
 from domain.identity.organization import organization_access_id
 from domain.identity.session import RevocationReason
+from domain.identity.user import User
+from domain.shared.cause import SYSTEM
 from domain.shared.errors import ValidationFailedError
 from domain.shared.ids import format_id
 from domain.tenancy.ids import personal_organization_id
@@ -226,3 +229,16 @@ def test_a_busy_organizations_access_record_loads_from_a_snapshot() -> None:
     assert access.version == 106
     assert len(access.sessions_alive_after(0.0)) == 105
     assert service.close_organization(org_id, 1.0) == 105
+
+
+def test_a_provider_only_user_fails_a_password_login_after_one_verification() -> None:
+    """No timing tell that an email belongs to an account without a password."""
+    passwords = FakePasswordHasher()
+    service = make_service(passwords=passwords)
+    user = User.register_external(user_id=uuid4(), email="fed@b.co", name="F",
+                                  registered_at=0.0, cause=SYSTEM)
+    service.save(user, EmailIndex(email="fed@b.co", user_id=user.id))
+    before = passwords.verifications
+    with pytest.raises(InvalidCredentialsError):
+        service.login("fed@b.co", PASSWORD, 0.0)
+    assert passwords.verifications == before + 1

@@ -1,0 +1,95 @@
+"""The control plane's side of API keys: introspection through the auth service, cached.
+
+A string with the key prefix but a bad shape or checksum is refused here, with no call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import httpx
+import structlog
+
+from application.ports import SessionRevocations
+from domain.identity.api_key_format import parse_key_id
+from domain.shared.errors import NotFoundError
+from domain.shared.ids import parse_id
+from infra.auth.api_key_cache import ApiKeyCache, ApiKeyGrant, key_digest
+from infra.auth.tokens import AccessTokenVerifier, JwksFetcher
+
+log = structlog.get_logger("bitstride.api_keys")
+
+INTROSPECT_PATH = "/internal/api_keys/introspect"
+
+
+class ApiKeyServiceUnavailableError(Exception):
+    """The auth service could not judge the key (down, or misconfigured internal token)."""
+
+
+class ApiKeyIntrospector:
+    """Answers "what may this key do?" with at most one auth-service call per TTL."""
+
+    def __init__(self, http: httpx.AsyncClient, internal_token: str | None,
+                 cache: ApiKeyCache, *, wall_clock: Callable[[], float] = time.time) -> None:
+        self._http = http
+        self._internal_token = internal_token
+        self.cache = cache
+        self._wall_clock = wall_clock
+        self.calls = 0  # introspection requests sent (observable in tests)
+
+    async def grant(self, key: str) -> ApiKeyGrant | None:
+        """The active key's grant, or None (malformed, unknown, revoked, expired)."""
+        if parse_key_id(key) is None:
+            return None
+        digest = key_digest(key)
+        hit, grant = self.cache.get(digest)
+        if not hit:
+            generation = self.cache.generation()
+            grant = await self._introspect(key)
+            self.cache.put(digest, grant, generation)
+        if grant is not None and grant.expires_at is not None and (
+                self._wall_clock() >= grant.expires_at):
+            return None
+        return grant
+
+    async def _introspect(self, key: str) -> ApiKeyGrant | None:
+        self.calls += 1
+        headers = {"X-Internal-Token": self._internal_token or ""}
+        try:
+            response = await self._http.post(INTROSPECT_PATH, json={"key": key},
+                                             headers=headers)
+        except httpx.TransportError as error:
+            raise ApiKeyServiceUnavailableError(type(error).__name__) from None
+        if response.status_code != 200:
+            log.error("api_key_introspection_failed", status=response.status_code)
+            raise ApiKeyServiceUnavailableError(f"status {response.status_code}")
+        return _grant(response.json())
+
+
+def _grant(body: dict[str, Any]) -> ApiKeyGrant | None:
+    if body.get("active") is not True:
+        return None
+    try:
+        org_id = parse_id("org", str(body["org_id"]))
+        project = body.get("project_id")
+        project_id: UUID | None = parse_id("proj", str(project)) if project else None
+        parse_id("key", str(body["key_id"]))
+    except (KeyError, NotFoundError):
+        raise ApiKeyServiceUnavailableError("malformed introspection answer") from None
+    expires_at = body.get("expires_at")
+    return ApiKeyGrant(key_id=str(body["key_id"]), org_id=org_id,
+                       scopes=tuple(str(s) for s in body.get("scopes") or ()),
+                       project_id=project_id,
+                       expires_at=float(expires_at) if expires_at is not None else None)
+
+
+class BearerVerifier(AccessTokenVerifier):
+    """The access-token verifier, plus the API-key introspector for `bsk_` bearer tokens."""
+
+    def __init__(self, fetch_jwks: JwksFetcher, *, issuer: str, audience: str,
+                 revocations: SessionRevocations, api_keys: ApiKeyIntrospector) -> None:
+        super().__init__(fetch_jwks, issuer=issuer, audience=audience, revocations=revocations)
+        self.api_keys = api_keys
