@@ -7,17 +7,17 @@ service client (remote, or the auth app in-process) and, when asked, the worker'
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Iterable
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import redis
 import structlog
 from sqlalchemy import Engine
 
+from application.datasets.service import DatasetService
 from application.identity.log_reader import AuthLogReader
 from application.identity.service import IdentityService
 from application.ports import SessionRevocations
@@ -35,15 +35,21 @@ from infra.metrics import Metrics
 from infra.pg_listen import PgListener
 from infra.settings import Settings
 from interfaces.http.auth_service.app import build_identity_service, create_auth_app
+from interfaces.read_models import ReadModel, ReadModels
+from projections.datasets.projection import PROJECTION_NAME as DATASETS
+from projections.datasets.projection import DatasetsProjection, DatasetsView
+from projections.datasets.queries import DatasetQueries
 from projections.generations import GenerationRegistry
 from projections.runner import Runner, RunnerLock
 from projections.signal import ChangeSignal
 from projections.supervisor import ProjectionSupervisor
-from projections.tenancy.projection import PROJECTION_NAME, TenancyProjection, TenancyView
+from projections.tenancy.projection import PROJECTION_NAME as TENANCY
+from projections.tenancy.projection import TenancyProjection, TenancyView
 from projections.tenancy.queries import TenancyQueries
-from projections.tracking import SAFETY_RECHECK_SECONDS, TRACKING_CHANNEL, SqlTrackingRecorder
+from projections.tracking import TRACKING_CHANNEL, SqlTrackingRecorder
 
 log = structlog.get_logger("bitstride.runtime")
+A = TypeVar("A", bound=BitstrideApplication)
 
 
 def tenancy_env(settings: Settings) -> dict[str, str]:
@@ -74,13 +80,20 @@ class ControlPlane:
         self.metrics = Metrics()
         self.log_signal = ChangeSignal()        # an event was appended to a log
         self.tracking_signal = ChangeSignal()   # a projection committed a position
-        self.tenancy = TenancyService(env=tenancy_env(settings))
-        self.tenancy.append_listeners.append(self.log_signal.notify)
-        self.tenancy.append_timers.append(self._observe_append)
+        self.tenancy = self._application(TenancyService)
+        self.datasets = self._application(DatasetService)
         self.read_engine: Engine = read_model_engine(
             settings.database_url, settings.events_sqlite_path, settings.read_model_schema)
         self.generations = GenerationRegistry(self.read_engine)
         self.queries = TenancyQueries(self.read_engine, self.generations)
+        self.dataset_queries = DatasetQueries(self.read_engine, self.generations)
+        self.read_models = ReadModels(
+            self.read_engine, self.generations, log_signal=self.log_signal,
+            tracking_signal=self.tracking_signal, lock_for=self.runner_lock,
+            on_failure=self.count_failure)
+        self.read_models.add(ReadModel(TENANCY, self.tenancy, TenancyView, TenancyProjection))
+        self.read_models.add(ReadModel(DATASETS, self.datasets, DatasetsView,
+                                       DatasetsProjection))
         self.revocations = build_revocations(settings)
         # API keys: introspection results cached briefly, dropped when the auth service pushes.
         self.api_key_cache = ApiKeyCache(settings.api_key_cache_seconds)
@@ -98,14 +111,21 @@ class ControlPlane:
             audience=settings.auth_audience, revocations=self.revocations,
             api_keys=self.api_keys)
         self.identity_reader: BitstrideApplication | None = self.identity
-        self.tenancy_projection = ProjectionSupervisor(
-            PROJECTION_NAME, self.generations, self.tenancy_runner,
-            lambda generation: self.runner_lock(f"{PROJECTION_NAME}@{generation}"),
-            lambda generation: TenancyView(self.read_engine, generation).drop())
         self.process_managers: list[Runner] = []
         self._listener: PgListener | None = None
         self._closed = False
         self.metrics.watch_lag(self.projection_lags)
+
+    def _application(self, cls: type[A]) -> A:
+        """A context's eventsourcing Application on the shared store, wired for wake-ups."""
+        app = cls(env=tenancy_env(self.settings))
+        app.append_listeners.append(self.log_signal.notify)
+        app.append_timers.append(self._observe_append)
+        return app
+
+    @property
+    def applications(self) -> list[BitstrideApplication]:
+        return [self.tenancy, self.datasets]
 
     # -- auth service -----------------------------------------------------------------------
 
@@ -137,25 +157,16 @@ class ControlPlane:
     # -- read-your-writes -------------------------------------------------------------------
 
     def tracker(self, projection: str) -> SqlTrackingRecorder:
-        generation = self.generations.active(projection)
-        return SqlTrackingRecorder(self.read_engine, f"{projection}@{generation}",
-                                   self.tracking_signal)
+        return self.read_models.tracker(projection)
 
     def await_projections(self, application_name: str, position: int | None) -> None:
         """Return once the projections reading this log have applied `position`."""
         if position is None:
             return
-        deadline = time.monotonic() + self.settings.read_your_writes_timeout_seconds
-        while True:  # re-resolved on each wake-up: a rebuild may switch generations meanwhile
-            seen = self.tracking_signal.generation()
-            if self.tracker(PROJECTION_NAME).has_tracking_id(application_name, position):
-                return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                log.warning("read_your_writes_timeout", application=application_name,
-                            position=position, action="check `bitstride projections status`")
-                return
-            self.tracking_signal.wait_after(seen, min(remaining, SAFETY_RECHECK_SECONDS))
+        timeout = self.settings.read_your_writes_timeout_seconds
+        if not self.read_models.await_position(application_name, position, timeout):
+            log.warning("read_your_writes_timeout", application=application_name,
+                        position=position, action="check `bitstride projections status`")
 
     def await_personal_organization(self, auth_position: int) -> None:
         """After a registration: wait for its organization to be opened, then projected."""
@@ -170,9 +181,7 @@ class ControlPlane:
         self.await_projections(self.tenancy.name, self.tenancy.recorder.max_notification_id())
 
     def projection_lags(self) -> Iterable[tuple[str, int]]:
-        head = self.tenancy.recorder.max_notification_id() or 0
-        position = self.tracker(PROJECTION_NAME).max_tracking_id(self.tenancy.name) or 0
-        yield PROJECTION_NAME, max(head - position, 0)
+        return self.read_models.lags()
 
     def readiness(self) -> dict[str, str]:
         """Each check's result: "ok", or what is wrong in words an operator can act on."""
@@ -208,11 +217,11 @@ class ControlPlane:
         return FileLock(Path(self.settings.data_dir) / "locks", name)
 
     def tenancy_runner(self, generation: int) -> Runner:
-        view = TenancyView(self.read_engine, generation, self.tracking_signal)
-        name = f"{PROJECTION_NAME}@{generation}"
-        return Runner(name=name, app=self.tenancy, processor=TenancyProjection(view),
-                      recorder=view, wakeup=self.log_signal, lock=self.runner_lock(name),
-                      batch=view.batch, on_failure=self.count_failure)
+        return self.read_models.runner(TENANCY, generation)
+
+    @property
+    def tenancy_projection(self) -> ProjectionSupervisor:
+        return self.read_models.supervisors[TENANCY]
 
     def identity_log(self) -> BitstrideApplication:
         """The auth service's log: its own app when embedded, else read from its store."""
@@ -223,22 +232,22 @@ class ControlPlane:
     def start_workers(self) -> None:
         from interfaces.worker import process_manager_runners
 
-        self.tenancy_projection.start()
+        self.read_models.start()
         self.process_managers = process_manager_runners(self)
         for runner in self.process_managers:
             runner.start()
 
     @property
     def runners(self) -> list[Runner]:
-        live = self.tenancy_projection.live
-        return [*([live] if live is not None else []), *self.process_managers]
+        return [*self.read_models.live_runners(), *self.process_managers]
 
     def start_listening(self) -> None:
         """Across processes (Postgres), hear appends and projection commits by NOTIFY."""
         if not is_postgres(self.settings.database_url):
             return
-        channels = {TRACKING_CHANNEL: self.tracking_signal.notify,
-                    self.tenancy.recorder.channel_name: self.log_signal.notify}
+        channels = {TRACKING_CHANNEL: self.tracking_signal.notify}
+        for app in self.applications:
+            channels[app.recorder.channel_name] = self.log_signal.notify
         if is_postgres(self.settings.auth_database_url):
             channels[self.identity_log().recorder.channel_name] = self.log_signal.notify
         self._listener = PgListener(str(self.settings.database_url), channels)
@@ -255,13 +264,14 @@ class ControlPlane:
         if self._closed:
             return
         self._closed = True
-        self.tenancy_projection.stop()
+        self.read_models.stop()
         for runner in self.process_managers:
             runner.stop()
         if self._listener is not None:
             self._listener.stop()
         self.api_key_changes.close()
-        self.tenancy.close()
+        for app in self.applications:
+            app.close()
         if self.identity_reader is not None:
             self.identity_reader.close()
         self.read_engine.dispose()

@@ -67,31 +67,29 @@ class ProjectionStatus:
 
 
 def projection_status(plane: ControlPlane) -> list[ProjectionStatus]:
-    tenancy_head = plane.tenancy.recorder.max_notification_id() or 0
-    auth_head = plane.identity_log().recorder.max_notification_id() or 0
+    """Every read model and process manager: its position against its log's head."""
 
     def position(tracker: str, application: str) -> int:
         recorder = SqlTrackingRecorder(plane.read_engine, tracker)
         return recorder.max_tracking_id(application) or 0
 
-    generation = plane.generations.active(PROJECTION_NAME, fresh=True)
-    return [
-        ProjectionStatus(PROJECTION_NAME, generation,
-                         position(f"{PROJECTION_NAME}@{generation}", plane.tenancy.name),
-                         tenancy_head),
-        ProjectionStatus(ORGANIZATION_CLOSURE, 1,
-                         position(ORGANIZATION_CLOSURE, plane.tenancy.name), tenancy_head),
-        ProjectionStatus(PERSONAL_ORGANIZATIONS, 1,
-                         position(PERSONAL_ORGANIZATIONS, IdentityService.name), auth_head),
-    ]
-
-
-REBUILDABLE = (PROJECTION_NAME,)
+    rows = []
+    for name, model in plane.read_models.models.items():
+        generation = plane.generations.active(name, fresh=True)
+        rows.append(ProjectionStatus(
+            name, generation, position(f"{name}@{generation}", model.app.name),
+            model.app.recorder.max_notification_id() or 0))
+    tenancy_head = plane.tenancy.recorder.max_notification_id() or 0
+    auth_head = plane.identity_log().recorder.max_notification_id() or 0
+    rows.append(ProjectionStatus(ORGANIZATION_CLOSURE, 1,
+                                 position(ORGANIZATION_CLOSURE, plane.tenancy.name), tenancy_head))
+    rows.append(ProjectionStatus(PERSONAL_ORGANIZATIONS, 1,
+                                 position(PERSONAL_ORGANIZATIONS, IdentityService.name),
+                                 auth_head))
+    return rows
 
 
 def rebuild(plane: ControlPlane, name: str,
             progress: Callable[[int], None] | None = None) -> int:
     """Rebuild a projection beside the live one; returns the generation now serving reads."""
-    if name not in REBUILDABLE:
-        raise ValueError(f"unknown projection {name!r}; choose from {', '.join(REBUILDABLE)}")
-    return plane.tenancy_projection.rebuild(progress)
+    return plane.read_models.rebuild(name, progress)

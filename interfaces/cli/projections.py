@@ -34,15 +34,15 @@ def status(settings: Settings) -> None:
 @click.pass_obj
 def rebuild(settings: Settings, name: str) -> None:
     from interfaces.control_plane import ControlPlane
-    from interfaces.worker import REBUILDABLE
     from interfaces.worker import rebuild as rebuild_projection
 
-    if name not in REBUILDABLE:
-        raise click.BadParameter(f"unknown projection {name!r}; choose from "
-                                 f"{', '.join(REBUILDABLE)}", param_hint="NAME")
     plane = ControlPlane(settings, embedded_auth=False)
     try:
-        head = plane.tenancy.recorder.max_notification_id() or 0
+        if name not in plane.read_models.models:
+            raise click.BadParameter(f"unknown projection {name!r}; choose from "
+                                     f"{', '.join(plane.read_models.models)}",
+                                     param_hint="NAME")
+        head = plane.read_models.models[name].app.recorder.max_notification_id() or 0
         with click.progressbar(length=head, label=f"Rebuilding {name}", show_pos=True) as bar:
             generation = rebuild_projection(plane, name, progress=bar.update)
         click.echo(f"{name}: generation {generation} is live; readers switched without a gap.")
