@@ -57,6 +57,9 @@ class Settings:
     next_public_api_url: str | None = None
     mfa_encryption_key: str | None = None
     auth_trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    # -- datasets (issue 4) --
+    object_store_url: str | None = None
+    max_upload_bytes: int = 512 * 1024 * 1024
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -155,6 +158,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         read_your_writes_timeout_seconds=_float(env, "READ_YOUR_WRITES_TIMEOUT_SECONDS", 5.0),
         ready_max_lag=_int(env, "READY_MAX_LAG", 1000),
         public_url=_optional(env, "PUBLIC_URL"),
+        object_store_url=_optional(env, "OBJECT_STORE_URL"),
+        max_upload_bytes=_int(env, "DATASET_MAX_BYTES", 512 * 1024 * 1024),
         smtp_url=_optional(env, "SMTP_URL"),
         mail_from=env.get("MAIL_FROM") or "Bitstride <no-reply@bitstride.local>",
         require_verified_email=_bool(env, "AUTH_REQUIRE_VERIFIED_EMAIL", default=False),

@@ -34,6 +34,7 @@ from infra.locks import AdvisoryLock, FileLock
 from infra.metrics import Metrics
 from infra.pg_listen import PgListener
 from infra.settings import Settings
+from infra.storage.factory import object_store
 from interfaces.http.auth_service.app import build_identity_service, create_auth_app
 from interfaces.read_models import ReadModel, ReadModels
 from projections.datasets.projection import PROJECTION_NAME as DATASETS
@@ -87,6 +88,7 @@ class ControlPlane:
         self.generations = GenerationRegistry(self.read_engine)
         self.queries = TenancyQueries(self.read_engine, self.generations)
         self.dataset_queries = DatasetQueries(self.read_engine, self.generations)
+        self.object_store = object_store(settings.object_store_url, settings.data_dir)
         self.read_models = ReadModels(
             self.read_engine, self.generations, log_signal=self.log_signal,
             tracking_signal=self.tracking_signal, lock_for=self.runner_lock,

@@ -7,15 +7,18 @@ from dataclasses import dataclass
 
 from eventsourcing.persistence import Tracking
 
+from application.datasets.validation import DatasetValidation
 from application.identity.service import IdentityService
 from application.tenancy.policies import OrganizationClosure, PersonalOrganizations
 from infra.identity_gateway import HttpIdentityGateway, InProcessIdentityGateway
+from infra.tokenizers import token_counter_for
 from interfaces.control_plane import ControlPlane
 from projections.runner import Runner
 from projections.tenancy.projection import PROJECTION_NAME
 from projections.tracking import SqlTrackingRecorder
 
 PERSONAL_ORGANIZATIONS = "personal-organizations"
+DATASET_VALIDATION = "dataset-validation"
 ORGANIZATION_CLOSURE = "organization-closure"
 
 
@@ -41,7 +44,14 @@ def process_manager_runners(plane: ControlPlane) -> list[Runner]:
     gateway = (InProcessIdentityGateway(plane.identity) if plane.identity is not None
                else HttpIdentityGateway(str(settings.auth_service_url),
                                         str(settings.auth_internal_token)))
+    validation = SqlTrackingRecorder(plane.read_engine, DATASET_VALIDATION,
+                                     plane.tracking_signal)
     return [
+        Runner(name=DATASET_VALIDATION, app=plane.datasets,
+               processor=DatasetValidation(plane.datasets, plane.object_store,
+                                           token_counter_for(None), validation),
+               recorder=validation, wakeup=plane.log_signal,
+               lock=plane.runner_lock(DATASET_VALIDATION), on_failure=plane.count_failure),
         Runner(name=PERSONAL_ORGANIZATIONS, app=plane.identity_log(),
                processor=PersonalOrganizations(plane.tenancy, personal), recorder=personal,
                wakeup=plane.log_signal, lock=plane.runner_lock(PERSONAL_ORGANIZATIONS),
@@ -83,6 +93,9 @@ def projection_status(plane: ControlPlane) -> list[ProjectionStatus]:
     auth_head = plane.identity_log().recorder.max_notification_id() or 0
     rows.append(ProjectionStatus(ORGANIZATION_CLOSURE, 1,
                                  position(ORGANIZATION_CLOSURE, plane.tenancy.name), tenancy_head))
+    datasets_head = plane.datasets.recorder.max_notification_id() or 0
+    rows.append(ProjectionStatus(DATASET_VALIDATION, 1,
+                                 position(DATASET_VALIDATION, plane.datasets.name), datasets_head))
     rows.append(ProjectionStatus(PERSONAL_ORGANIZATIONS, 1,
                                  position(PERSONAL_ORGANIZATIONS, IdentityService.name),
                                  auth_head))

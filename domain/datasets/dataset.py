@@ -146,7 +146,14 @@ class Dataset(Aggregate):
         self._validation_requested(version=self.current_version.number, cause=cause)
         return self.current_version.number
 
-    @event("ValidationRequested", topic="bitstride.datasets.Dataset.ValidationRequested")
+    class ValidationRequested(Aggregate.Event):
+        """The worker validates `version` when it sees this."""
+
+        TOPIC = "bitstride.datasets.Dataset.ValidationRequested"
+        version: int
+        cause: Cause
+
+    @event(ValidationRequested)
     def _validation_requested(self, version: int, cause: Cause) -> None:
         self.status, self.last_cause = DatasetStatus.VALIDATING, cause
 

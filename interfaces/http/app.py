@@ -17,6 +17,7 @@ from infra.metrics import Metrics
 from infra.settings import RuntimeMode
 from interfaces.control_plane import ControlPlane
 from interfaces.http.api.auth_proxy import AUTH_PROXY_HANDLERS
+from interfaces.http.api.datasets import DatasetsController
 from interfaces.http.api.health import HEALTH_HANDLERS
 from interfaces.http.api.organizations import OrganizationsController
 from interfaces.http.api.projects import ProjectsController
@@ -55,7 +56,8 @@ def create_control_plane_app(plane: ControlPlane, mode: RuntimeMode = "full", *,
         lifespans.append(lambda _app: plane.auth_app.lifespan())
     handlers: list[Any] = list(HEALTH_HANDLERS)
     if mode == "full":
-        handlers += [ProjectsController, OrganizationsController, *AUTH_PROXY_HANDLERS]
+        handlers += [ProjectsController, OrganizationsController, DatasetsController,
+                     *AUTH_PROXY_HANDLERS]
     return Litestar(
         route_handlers=handlers,
         dependencies={"plane": Provide(provide_plane),

@@ -19,6 +19,7 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from application.datasets.ports import StorageError, TooLargeError
 from domain.shared.errors import (
     AuthenticationError,
     ConflictError,
@@ -176,7 +177,14 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
                     f"The server failed to handle this request (request id {rid}).")
 
 
+def storage_error_handler(request: Request[Any, Any, Any], exc: StorageError) -> Response[Any]:
+    if isinstance(exc, TooLargeError):
+        return envelope(request, 413, "request_too_large", str(exc))
+    return internal_error_handler(request, exc)
+
+
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    StorageError: storage_error_handler,
     DomainError: domain_error_handler,
     ApiError: api_error_handler,
     HTTPException: http_error_handler,

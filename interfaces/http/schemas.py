@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 
@@ -74,3 +74,51 @@ class ListPage(msgspec.Struct, Generic[T]):
 def page_of(items: list[T], ids: list[str], has_more: bool) -> ListPage[T]:
     return ListPage(object="list", data=items, first_id=ids[0] if ids else None,
                     last_id=ids[-1] if ids else None, has_more=has_more)
+
+
+class CreateDatasetRequest(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    purpose: str
+    format: str
+    description: Description = ""
+    metadata: StringMap = msgspec.field(default_factory=dict)
+    project_id: str | None = None
+
+
+class UpdateDatasetRequest(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name | None = None
+    description: Description | None = None
+    metadata: StringMap | None = None
+
+
+class DatasetVersion(msgspec.Struct):
+    number: int
+    sha256: str
+    bytes: int
+    lines: int
+    uploaded_at: int
+
+
+class DatasetValidation(msgspec.Struct):
+    version: int
+    valid: bool
+    report: dict[str, Any]
+
+
+class Dataset(msgspec.Struct):
+    id: str
+    object: str
+    name: str
+    description: str
+    purpose: str
+    format: str
+    metadata: dict[str, str]
+    project_id: str | None
+    status: str
+    allowed_actions: list[str]
+    version: int
+    current_version: int | None
+    versions: list[DatasetVersion]
+    validation: DatasetValidation | None
+    created_at: int
+    updated_at: int

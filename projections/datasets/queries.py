@@ -31,10 +31,13 @@ class DatasetQueries:
         return dict(row) if row else None
 
     def datasets(self, org_id: str, *, after: str | None, limit: int,
-                 purpose: str | None = None) -> tuple[list[Row], bool]:
+                 purpose: str | None = None,
+                 project_id: str | None = None) -> tuple[list[Row], bool]:
         table = self._current()
         scope = [table.c.org_id == org_id, table.c.status != "deleted"]
         if purpose is not None:
             scope.append(table.c.purpose == purpose)
+        if project_id is not None:
+            scope.append(table.c.project_id == project_id)
         with self.engine.connect() as conn:
             return newest_first(conn, table, scope, after=after, limit=limit)

@@ -1,0 +1,199 @@
+"""Datasets: commands go to the Datasets application, reads come from the projection."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+from uuid import UUID
+
+import anyio.to_thread
+from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from application.datasets.service import NewDataset, UploadedContent
+from domain.datasets.dataset import Dataset as DatasetAggregate
+from domain.shared.errors import NotFoundError
+from domain.shared.ids import parse_id
+from interfaces.control_plane import ControlPlane
+from interfaces.http.commands import cause_for, etag, expected_version, fingerprint
+from interfaces.http.dataset_presenter import dataset_from_aggregate, dataset_from_row
+from interfaces.http.docs import errors
+from interfaces.http.errors import ApiError
+from interfaces.http.schemas import (
+    CreateDatasetRequest,
+    Dataset,
+    Deleted,
+    ListPage,
+    UpdateDatasetRequest,
+    page_of,
+)
+from interfaces.http.security import Principal, require_project, require_scope
+from interfaces.http.upload import content_length, file_chunks, store_stream
+
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, 1 to 100.")]
+After = Annotated[str | None, QueryParameter(description="Last id of the previous page.")]
+Purpose = Annotated[str | None, QueryParameter(description="fine_tuning or rl.")]
+MULTIPART = "multipart/form-data"
+
+
+def _written(dataset: DatasetAggregate, status: int = 200) -> Response[Dataset]:
+    return Response(dataset_from_aggregate(dataset), status_code=status,
+                    headers=etag(dataset.version))
+
+
+class DatasetsController(Controller):
+    path = "/v1/datasets"
+    tags = ["Datasets"]
+
+    @post(sync_to_thread=True, operation_id="createDataset", summary="Create a dataset",
+          responses=errors(400, 401, 403, 404, 409), status_code=201)
+    def create(self, request: Request[Any, Any, Any], data: JSONBody[CreateDatasetRequest],
+               principal: NamedDependency[Principal],
+               plane: NamedDependency[ControlPlane]) -> Response[Dataset]:
+        require_scope(principal, "datasets:write")
+        project = self._project(principal, data.project_id, plane)
+        new = NewDataset(project_id=project, name=data.name, description=data.description,
+                         purpose=data.purpose, data_format=data.format, metadata=data.metadata)
+        outcome = plane.datasets.create_dataset(principal.org_id, new,
+                                                request_fingerprint=fingerprint(data),
+                                                cause=cause_for(request, principal))
+        plane.await_projections(plane.datasets.name, outcome.position)
+        return _written(outcome.aggregate, 201)
+
+    @get(sync_to_thread=True, operation_id="listDatasets", summary="List datasets, newest first",
+         responses=errors(400, 401, 403))
+    def list(self, principal: NamedDependency[Principal], plane: NamedDependency[ControlPlane],
+             limit: Limit = 20, after: After = None, purpose: Purpose = None) -> ListPage[Dataset]:
+        require_scope(principal, "datasets:read")
+        project = principal.project_id.hex if principal.project_id else None
+        rows, has_more = plane.dataset_queries.datasets(
+            principal.org_hex, after=parse_id("ds", after).hex if after else None, limit=limit,
+            purpose=purpose, project_id=project)
+        items = [dataset_from_row(row) for row in rows]
+        return page_of(items, [item.id for item in items], has_more)
+
+    @get("/{dataset_id:str}", sync_to_thread=True, operation_id="getDataset",
+         summary="Get a dataset, its versions and its validation report",
+         responses=errors(401, 403, 404))
+    def retrieve(self, dataset_id: FromPath[str], principal: NamedDependency[Principal],
+                 plane: NamedDependency[ControlPlane]) -> Response[Dataset]:
+        require_scope(principal, "datasets:read")
+        row = plane.dataset_queries.dataset(principal.org_hex, parse_id("ds", dataset_id).hex)
+        if row is None or not self._visible(principal, row["project_id"]):
+            raise NotFoundError(f"No such dataset: {dataset_id!r}.")
+        return Response(dataset_from_row(row), headers=etag(row["version"]))
+
+    @put("/{dataset_id:str}", sync_to_thread=True, operation_id="updateDataset",
+         summary="Rename or describe a dataset (If-Match makes it conditional)",
+         responses=errors(400, 401, 403, 404, 409, 412))
+    def update(self, request: Request[Any, Any, Any], dataset_id: FromPath[str],
+               data: JSONBody[UpdateDatasetRequest], principal: NamedDependency[Principal],
+               plane: NamedDependency[ControlPlane]) -> Response[Dataset]:
+        require_scope(principal, "datasets:write")
+        dataset = self._dataset(principal, dataset_id, plane)
+        outcome = plane.datasets.update_dataset(
+            principal.org_id, dataset.id, name=data.name, description=data.description,
+            metadata=data.metadata, expected_version=expected_version(request),
+            cause=cause_for(request, principal))
+        plane.await_projections(plane.datasets.name, outcome.position)
+        return _written(outcome.aggregate)
+
+    @delete("/{dataset_id:str}", sync_to_thread=True, operation_id="deleteDataset",
+            status_code=200, summary="Delete a dataset (its versions stay in the history)",
+            responses=errors(401, 403, 404, 409, 412))
+    def remove(self, request: Request[Any, Any, Any], dataset_id: FromPath[str],
+               principal: NamedDependency[Principal],
+               plane: NamedDependency[ControlPlane]) -> Deleted:
+        require_scope(principal, "datasets:write")
+        dataset = self._dataset(principal, dataset_id, plane)
+        outcome = plane.datasets.delete_dataset(
+            principal.org_id, dataset.id, expected_version=expected_version(request),
+            cause=cause_for(request, principal))
+        plane.await_projections(plane.datasets.name, outcome.position)
+        return Deleted(id=dataset_id, object="dataset.deleted", deleted=True)
+
+    @post("/{dataset_id:str}/upload", operation_id="uploadDataset", status_code=201,
+          request_max_body_size=None,
+          summary="Upload a new version: multipart form field `file`, or a raw JSONL body",
+          description="Streamed to storage in constant memory; each distinct content is a new, "
+                      "immutable version (SHA-256 content address). Larger than "
+                      "DATASET_MAX_BYTES: 413.",
+          responses=errors(400, 401, 403, 404, 409, 413))
+    async def upload(self, request: Request[Any, Any, Any], dataset_id: FromPath[str],
+                     principal: NamedDependency[Principal],
+                     plane: NamedDependency[ControlPlane]) -> Response[Dataset]:
+        require_scope(principal, "datasets:write")
+        target = parse_id("ds", dataset_id)
+        await _run(self._dataset, principal, dataset_id, plane)  # 404 before reading a byte
+        limit = plane.settings.max_upload_bytes
+        length = content_length(request.headers)
+        if length is not None and length > limit + 64 * 1024:  # room for multipart framing
+            raise ApiError(413, "request_too_large", f"Uploads are limited to {limit} bytes.")
+        chunks = await _body_chunks(request)
+        stored = await store_stream(chunks, plane.object_store, f"datasets/{target.hex}", limit)
+        content = UploadedContent(sha256=stored.sha256, size=stored.size, lines=stored.lines,
+                                  object_key=stored.key)
+        outcome, _ = await _run(lambda: plane.datasets.record_upload(
+            principal.org_id, target, content, now=time.time(),
+            cause=cause_for(request, principal)))
+        await _run(plane.await_projections, plane.datasets.name, outcome.position)
+        return _written(outcome.aggregate, 201)
+
+    @post("/{dataset_id:str}/validate", sync_to_thread=True, operation_id="validateDataset",
+          status_code=202, summary="Validate the current version (the worker does the work)",
+          description="The dataset turns `validating`, then `valid` or `invalid` with a report.",
+          responses=errors(401, 403, 404, 409))
+    def validate(self, request: Request[Any, Any, Any], dataset_id: FromPath[str],
+                 principal: NamedDependency[Principal],
+                 plane: NamedDependency[ControlPlane]) -> Response[Dataset]:
+        require_scope(principal, "datasets:write")
+        dataset = self._dataset(principal, dataset_id, plane)
+        outcome = plane.datasets.request_validation(principal.org_id, dataset.id,
+                                                    cause=cause_for(request, principal))
+        plane.await_projections(plane.datasets.name, outcome.position)
+        return _written(outcome.aggregate, 202)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _visible(principal: Principal, project_hex: str | None) -> bool:
+        return principal.project_id is None or principal.project_id.hex == project_hex
+
+    def _dataset(self, principal: Principal, dataset_id: str,
+                 plane: ControlPlane) -> DatasetAggregate:
+        dataset = plane.datasets.dataset(principal.org_id, parse_id("ds", dataset_id))
+        project = dataset.project_id.hex if dataset.project_id else None
+        if not self._visible(principal, project):
+            raise NotFoundError(f"No such dataset: {dataset_id!r}.")
+        return dataset
+
+    @staticmethod
+    def _project(principal: Principal, project_id: str | None,
+                 plane: ControlPlane) -> UUID | None:
+        """The dataset's project: the named one (it must exist), or a project key's own."""
+        if project_id is None:
+            return principal.project_id
+        project = parse_id("proj", project_id)
+        require_project(principal, project)
+        if plane.queries.project(principal.org_hex, project.hex) is None:
+            raise NotFoundError(f"No such project: {project_id!r}.", param="project_id")
+        return project
+
+
+async def _run(function: Any, *args: Any) -> Any:
+    """A blocking application call, off the event loop."""
+    return await anyio.to_thread.run_sync(function, *args)
+
+
+async def _body_chunks(request: Request[Any, Any, Any]) -> Any:
+    """The upload's bytes: the form's `file` field, or the raw body."""
+    if request.content_type[0] == MULTIPART:
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ApiError(400, "invalid_request", "Send the file in the form field 'file'.",
+                           param="file")
+        return file_chunks(upload.file)
+    return request.stream()
