@@ -12,7 +12,7 @@ from domain.datasets.status import TERMINAL, DatasetStatus, allowed_actions, req
 from domain.shared.cause import Cause
 from domain.shared.errors import NotFoundError, ValidationFailedError
 from domain.shared.ids import derived_id
-from domain.shared.text import checked_metadata, checked_name, checked_text
+from domain.shared.text import checked_metadata, checked_name, checked_text, revised
 
 PURPOSES = ("fine_tuning", "rl")
 FORMATS = {"fine_tuning": ("chat", "preference"), "rl": ("prompt",)}
@@ -104,14 +104,11 @@ class Dataset(Aggregate):
     def update(self, *, name: str | None, description: str | None,
                metadata: dict[str, str] | None, cause: Cause) -> None:
         require(self.status, "update")
-        new_name = self.name if name is None else checked_name(name)
-        new_description = self.description if description is None else checked_text(
-            description, param="description", max_length=MAX_DESCRIPTION_LENGTH)
-        new_metadata = self.metadata if metadata is None else checked_metadata(metadata)
-        if (new_name, new_description, new_metadata) != (
-                self.name, self.description, self.metadata):
-            self._updated(name=new_name, description=new_description, metadata=new_metadata,
-                          cause=cause)
+        new = revised((self.name, self.description, self.metadata), name=name,
+                      description=description, metadata=metadata,
+                      max_description=MAX_DESCRIPTION_LENGTH)
+        if new is not None:
+            self._updated(name=new[0], description=new[1], metadata=new[2], cause=cause)
 
     @event("Updated", topic="bitstride.datasets.Dataset.Updated")
     def _updated(self, name: str, description: str, metadata: dict[str, str],

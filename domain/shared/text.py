@@ -42,3 +42,14 @@ def checked_metadata(values: Mapping[str, str], *, param: str = "metadata") -> d
                 f"Values of '{param}' must be at most {MAX_METADATA_VALUE_LENGTH} characters.",
                 param=f"{param}.{key}")
     return dict(values)
+
+
+def revised(current: tuple[str, str, dict[str, str]], *, name: str | None,
+            description: str | None, metadata: dict[str, str] | None,
+            max_description: int) -> tuple[str, str, dict[str, str]] | None:
+    """(name, description, metadata) after a partial update, checked; None if unchanged."""
+    new = (current[0] if name is None else checked_name(name),
+           current[1] if description is None else checked_text(
+               description, param="description", max_length=max_description),
+           current[2] if metadata is None else checked_metadata(metadata))
+    return None if new == current else new

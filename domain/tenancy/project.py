@@ -10,7 +10,7 @@ from eventsourcing.domain import Aggregate, event
 from domain.shared.cause import Cause
 from domain.shared.errors import NotFoundError
 from domain.shared.ids import derived_id
-from domain.shared.text import checked_metadata, checked_name, checked_text
+from domain.shared.text import checked_metadata, checked_name, checked_text, revised
 from domain.tenancy.lifecycle import ALLOWED_ACTIONS, Lifecycle, require_action
 
 MAX_DESCRIPTION_LENGTH = 2000
@@ -79,14 +79,11 @@ class Project(Aggregate):
     def update(self, *, name: str | None, description: str | None,
                metadata: dict[str, str] | None, cause: Cause) -> None:
         require_action(self.state, "update")
-        new_name = self.name if name is None else checked_name(name)
-        new_description = self.description if description is None else checked_text(
-            description, param="description", max_length=MAX_DESCRIPTION_LENGTH)
-        new_metadata = self.metadata if metadata is None else checked_metadata(metadata)
-        if (new_name, new_description, new_metadata) != (
-                self.name, self.description, self.metadata):
-            self._updated(name=new_name, description=new_description, metadata=new_metadata,
-                          cause=cause)
+        new = revised((self.name, self.description, self.metadata), name=name,
+                      description=description, metadata=metadata,
+                      max_description=MAX_DESCRIPTION_LENGTH)
+        if new is not None:
+            self._updated(name=new[0], description=new[1], metadata=new[2], cause=cause)
 
     @event("Updated", topic="bitstride.tenancy.Project.Updated")
     def _updated(self, name: str, description: str, metadata: dict[str, str],
