@@ -14,6 +14,8 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from application.datasets.service import NewDataset, UploadedContent
 from domain.datasets.dataset import Dataset as DatasetAggregate
+from domain.datasets.status import require
+from domain.shared.cause import Cause
 from domain.shared.errors import NotFoundError
 from domain.shared.ids import parse_id
 from interfaces.control_plane import ControlPlane
@@ -126,7 +128,8 @@ class DatasetsController(Controller):
                      plane: NamedDependency[ControlPlane]) -> Response[Dataset]:
         require_scope(principal, "datasets:write")
         target = parse_id("ds", dataset_id)
-        await _run(self._dataset, principal, dataset_id, plane)  # 404 before reading a byte
+        dataset = await _run(self._dataset, principal, dataset_id, plane)
+        require(dataset.status, "upload")  # 404 or 409 before reading a byte
         limit = plane.settings.max_upload_bytes
         length = content_length(request.headers)
         if length is not None and length > limit + 64 * 1024:  # room for multipart framing
@@ -135,9 +138,8 @@ class DatasetsController(Controller):
         stored = await store_stream(chunks, plane.object_store, f"datasets/{target.hex}", limit)
         content = UploadedContent(sha256=stored.sha256, size=stored.size, lines=stored.lines,
                                   object_key=stored.key)
-        outcome, _ = await _run(lambda: plane.datasets.record_upload(
-            principal.org_id, target, content, now=time.time(),
-            cause=cause_for(request, principal)))
+        cause = cause_for(request, principal)
+        outcome = await _run(_record_or_discard, plane, principal.org_id, target, content, cause)
         await _run(plane.await_projections, plane.datasets.name, outcome.position)
         return _written(outcome.aggregate, 201)
 
@@ -180,6 +182,21 @@ class DatasetsController(Controller):
         if plane.queries.project(principal.org_hex, project.hex) is None:
             raise NotFoundError(f"No such project: {project_id!r}.", param="project_id")
         return project
+
+
+def _record_or_discard(plane: ControlPlane, org_id: UUID, dataset_id: UUID,
+                       content: UploadedContent, cause: Cause) -> Any:
+    """Record the stored file as a version; if that is refused, keep no orphan object."""
+    try:
+        outcome, _ = plane.datasets.record_upload(org_id, dataset_id, content, now=time.time(),
+                                                  cause=cause)
+    except Exception:
+        dataset = plane.datasets.get_or_none(dataset_id)
+        versions = dataset.versions if isinstance(dataset, DatasetAggregate) else ()
+        if all(version.object_key != content.object_key for version in versions):
+            plane.object_store.delete(content.object_key)
+        raise
+    return outcome
 
 
 async def _run(function: Any, *args: Any) -> Any:

@@ -1,0 +1,1 @@
+"""Training use cases: fine-tuning and RL jobs."""

@@ -1,0 +1,1 @@
+"""Fine-tuning and RL jobs: one replayable state machine for both kinds."""

@@ -1,0 +1,1 @@
+"""Read model of the training context: jobs, their events and their checkpoints."""

@@ -1,0 +1,61 @@
+"""Queries behind the job routes; they read only the projection.
+
+Jobs page by job id (newest first, like every list); events and checkpoints page by their
+`seq` (the public event/checkpoint id's number), newest first like OpenAI's.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, Table, select
+
+from projections.generations import GenerationRegistry
+from projections.paging import Row, newest_first
+from projections.training.projection import PROJECTION_NAME
+from projections.training.tables import TrainingTables, training_tables
+
+
+class TrainingQueries:
+    def __init__(self, engine: Engine, generations: GenerationRegistry) -> None:
+        self.engine = engine
+        self.generations = generations
+        self._tables: dict[int, TrainingTables] = {}
+
+    def _current(self) -> TrainingTables:
+        generation = self.generations.active(PROJECTION_NAME)
+        if generation not in self._tables:
+            self._tables[generation] = training_tables(generation)
+        return self._tables[generation]
+
+    def job(self, org_id: str, job_id: str) -> Row | None:
+        table = self._current().jobs
+        query = select(table).where(table.c.id == job_id, table.c.org_id == org_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def jobs(self, org_id: str, *, kind: str, after: str | None,
+             limit: int) -> tuple[list[Row], bool]:
+        table = self._current().jobs
+        with self.engine.connect() as conn:
+            return newest_first(conn, table, [table.c.org_id == org_id, table.c.kind == kind],
+                                after=after, limit=limit)
+
+    def events(self, org_id: str, job_id: str, *, after: int | None,
+               limit: int) -> tuple[list[Row], bool]:
+        """The job's feed, newest first; `after` is the last `seq` of the previous page."""
+        return self._by_seq(self._current().events, org_id, job_id, after=after, limit=limit)
+
+    def checkpoints(self, org_id: str, job_id: str, *, after: int | None,
+                    limit: int) -> tuple[list[Row], bool]:
+        return self._by_seq(self._current().checkpoints, org_id, job_id, after=after,
+                            limit=limit)
+
+    def _by_seq(self, table: Table, org_id: str, job_id: str, *, after: int | None,
+                limit: int) -> tuple[list[Row], bool]:
+        query = select(table).where(table.c.job_id == job_id, table.c.org_id == org_id)
+        if after is not None:
+            query = query.where(table.c.seq < after)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(table.c.seq.desc()).limit(limit + 1)).mappings()
+            page = [dict(row) for row in rows]
+        return page[:limit], len(page) > limit
