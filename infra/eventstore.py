@@ -32,7 +32,7 @@ def postgres_env(url: str, schema: str) -> dict[str, str]:
         # Never wait forever for the append lock: a stuck writer becomes a 503, not a hang.
         "POSTGRES_LOCK_TIMEOUT": "5",
         "POSTGRES_POOL_SIZE": "2",
-        "POSTGRES_MAX_OVERFLOW": "30",
+        "POSTGRES_MAX_OVERFLOW": "20",
         "POSTGRES_PRE_PING": "y",
     }
 

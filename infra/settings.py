@@ -60,6 +60,8 @@ class Settings:
     # -- datasets (issue 4) --
     object_store_url: str | None = None
     max_upload_bytes: int = 512 * 1024 * 1024
+    # -- models (issue 4) --
+    model_catalog_file: Path | None = None  # None: the catalog shipped in infra/catalog/
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -172,4 +174,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         next_public_api_url=_optional(env, "NEXT_PUBLIC_API_URL"),
         mfa_encryption_key=_optional(env, "MFA_ENCRYPTION_KEY"),
         auth_trusted_proxies=_list(env, "AUTH_TRUSTED_PROXIES") or ("127.0.0.1", "::1"),
+        # -- models (issue 4) --
+        model_catalog_file=_path(env, "MODEL_CATALOG_FILE"),
     )
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = _optional(env, name)
+    return Path(raw) if raw else None

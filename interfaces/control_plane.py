@@ -20,14 +20,17 @@ from sqlalchemy import Engine
 from application.datasets.service import DatasetService
 from application.identity.log_reader import AuthLogReader
 from application.identity.service import IdentityService
+from application.models.service import ModelService
 from application.ports import SessionRevocations
 from application.shared.base import BitstrideApplication
 from application.tenancy.service import TenancyService
+from domain.shared.errors import DomainError
 from infra.auth.api_key_cache import ApiKeyCache
 from infra.auth.api_key_changes import build_api_key_changes
 from infra.auth.api_key_client import ApiKeyIntrospector, BearerVerifier
 from infra.auth.revocations import InMemorySessionRevocations, RedisSessionRevocations
 from infra.auth.tokens import AccessTokenVerifier
+from infra.catalog.loader import CatalogError, load_catalog
 from infra.database import read_model_engine
 from infra.eventstore import eventstore_env, is_postgres
 from infra.locks import AdvisoryLock, FileLock
@@ -41,6 +44,9 @@ from projections.datasets.projection import PROJECTION_NAME as DATASETS
 from projections.datasets.projection import DatasetsProjection, DatasetsView
 from projections.datasets.queries import DatasetQueries
 from projections.generations import GenerationRegistry
+from projections.models.projection import PROJECTION_NAME as MODELS
+from projections.models.projection import ModelsProjection, ModelsView
+from projections.models.queries import ModelQueries
 from projections.runner import Runner, RunnerLock
 from projections.signal import ChangeSignal
 from projections.supervisor import ProjectionSupervisor
@@ -83,11 +89,13 @@ class ControlPlane:
         self.tracking_signal = ChangeSignal()   # a projection committed a position
         self.tenancy = self._application(TenancyService)
         self.datasets = self._application(DatasetService)
+        self.models = self._application(ModelService)
         self.read_engine: Engine = read_model_engine(
             settings.database_url, settings.events_sqlite_path, settings.read_model_schema)
         self.generations = GenerationRegistry(self.read_engine)
         self.queries = TenancyQueries(self.read_engine, self.generations)
         self.dataset_queries = DatasetQueries(self.read_engine, self.generations)
+        self.model_queries = ModelQueries(self.read_engine, self.generations)
         self.object_store = object_store(settings.object_store_url, settings.data_dir)
         self.read_models = ReadModels(
             self.read_engine, self.generations, log_signal=self.log_signal,
@@ -96,6 +104,8 @@ class ControlPlane:
         self.read_models.add(ReadModel(TENANCY, self.tenancy, TenancyView, TenancyProjection))
         self.read_models.add(ReadModel(DATASETS, self.datasets, DatasetsView,
                                        DatasetsProjection))
+        self.read_models.add(ReadModel(MODELS, self.models, ModelsView, ModelsProjection))
+        self.load_model_catalog()
         self.revocations = build_revocations(settings)
         # API keys: introspection results cached briefly, dropped when the auth service pushes.
         self.api_key_cache = ApiKeyCache(settings.api_key_cache_seconds)
@@ -127,7 +137,15 @@ class ControlPlane:
 
     @property
     def applications(self) -> list[BitstrideApplication]:
-        return [self.tenancy, self.datasets]
+        return [self.tenancy, self.datasets, self.models]
+
+    def load_model_catalog(self) -> int | None:
+        """Record the catalog file's base models (at every start: unchanged entries record
+        nothing); a bad file stops the start with one line."""
+        try:
+            return self.models.sync_base_catalog(load_catalog(self.settings.model_catalog_file))
+        except DomainError as error:
+            raise CatalogError(f"Model catalog: {error.message} ({error.param})") from None
 
     # -- auth service -----------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import click
 from infra.logging import configure_logging
 from infra.settings import Settings, SettingsError, load_settings
 from interfaces.cli.projections import projections
-from interfaces.cli.serving import announce, run_http, wait_for_signal
+from interfaces.cli.serving import announce, build_plane, run_http, wait_for_signal
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -36,11 +36,10 @@ port_option = click.option("--port", envvar="BITSTRIDE_PORT", default=8000, type
 @port_option
 @click.pass_context
 def dev(ctx: click.Context, host: str, port: int) -> None:
-    from interfaces.control_plane import ControlPlane
     from interfaces.http.app import as_asgi, create_control_plane_app
 
     settings = _settings(ctx).with_overrides(host=host, port=port)
-    plane = ControlPlane(settings)
+    plane = build_plane(settings)
     plane.start_workers()
     announce(settings, host, port, "dev (control plane + auth service + worker)")
     app = create_control_plane_app(plane, "full", owns_plane=True)
@@ -55,11 +54,10 @@ def dev(ctx: click.Context, host: str, port: int) -> None:
 @port_option
 @click.pass_context
 def serve(ctx: click.Context, mode: str, host: str, port: int) -> None:
-    from interfaces.control_plane import ControlPlane
     from interfaces.http.app import as_asgi, create_control_plane_app
 
     settings = _settings(ctx).with_overrides(host=host, port=port, mode=mode)
-    plane = ControlPlane(settings)
+    plane = build_plane(settings)
     plane.start_listening()
     announce(settings, host, port, f"control plane ({mode} mode)")
     app = create_control_plane_app(plane, mode, owns_plane=True)  # type: ignore[arg-type]
@@ -69,9 +67,8 @@ def serve(ctx: click.Context, mode: str, host: str, port: int) -> None:
 @cli.command(help="Projections and process managers, until SIGTERM.")
 @click.pass_context
 def worker(ctx: click.Context) -> None:
-    from interfaces.control_plane import ControlPlane
 
-    plane = ControlPlane(_settings(ctx), embedded_auth=False)
+    plane = build_plane(_settings(ctx), embedded_auth=False)
     plane.start_listening()
     plane.start_workers()
     click.echo("Bitstride worker running; Ctrl-C or SIGTERM stops it.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from infra.settings import Settings
+from interfaces.cli.serving import build_plane
 
 
 @click.group(help="Inspect and rebuild read models.")
@@ -15,10 +16,9 @@ def projections() -> None:
 @projections.command(help="Each projection's position, the log head and the lag.")
 @click.pass_obj
 def status(settings: Settings) -> None:
-    from interfaces.control_plane import ControlPlane
     from interfaces.worker import projection_status
 
-    plane = ControlPlane(settings, embedded_auth=False)
+    plane = build_plane(settings, embedded_auth=False)
     try:
         rows = projection_status(plane)
     finally:
@@ -33,10 +33,9 @@ def status(settings: Settings) -> None:
 @click.argument("name")
 @click.pass_obj
 def rebuild(settings: Settings, name: str) -> None:
-    from interfaces.control_plane import ControlPlane
     from interfaces.worker import rebuild as rebuild_projection
 
-    plane = ControlPlane(settings, embedded_auth=False)
+    plane = build_plane(settings, embedded_auth=False)
     try:
         if name not in plane.read_models.models:
             raise click.BadParameter(f"unknown projection {name!r}; choose from "

@@ -32,3 +32,14 @@ def announce(settings: Settings, host: str, port: int, what: str) -> None:
     click.echo(f"  OpenAPI: {base}/schema  (Swagger UI: {base}/schema/swagger)")
     click.echo(f"  Data:    {settings.data_dir.resolve()}"
                if not settings.database_url else "  Data:    Postgres (DATABASE_URL)")
+
+
+def build_plane(settings: Settings, *, embedded_auth: bool | None = None) -> Any:
+    """The composition root, or one clear line (not a traceback) when a setting is wrong."""
+    from infra.settings import SettingsError
+    from interfaces.control_plane import ControlPlane
+
+    try:
+        return ControlPlane(settings, embedded_auth=embedded_auth)
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None

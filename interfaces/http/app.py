@@ -19,6 +19,7 @@ from interfaces.control_plane import ControlPlane
 from interfaces.http.api.auth_proxy import AUTH_PROXY_HANDLERS
 from interfaces.http.api.datasets import DatasetsController
 from interfaces.http.api.health import HEALTH_HANDLERS
+from interfaces.http.api.models import ModelsController
 from interfaces.http.api.organizations import OrganizationsController
 from interfaces.http.api.projects import ProjectsController
 from interfaces.http.errors import EXCEPTION_HANDLERS
@@ -57,7 +58,7 @@ def create_control_plane_app(plane: ControlPlane, mode: RuntimeMode = "full", *,
     handlers: list[Any] = list(HEALTH_HANDLERS)
     if mode == "full":
         handlers += [ProjectsController, OrganizationsController, DatasetsController,
-                     *AUTH_PROXY_HANDLERS]
+                     ModelsController, *AUTH_PROXY_HANDLERS]
     return Litestar(
         route_handlers=handlers,
         dependencies={"plane": Provide(provide_plane),

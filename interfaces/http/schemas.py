@@ -122,3 +122,60 @@ class Dataset(msgspec.Struct):
     validation: DatasetValidation | None
     created_at: int
     updated_at: int
+
+
+# -- models (issue 4) ----------------------------------------------------------------------
+
+
+class RegisterModelRequest(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    base_model: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    weights_uri: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    context_length: int | None = None
+    description: Description = ""
+    metadata: StringMap = msgspec.field(default_factory=dict)
+
+
+class UpdateModelRequest(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name | None = None
+    description: Description | None = None
+    metadata: StringMap | None = None
+
+
+class ModelCapabilities(msgspec.Struct):
+    training: list[str]
+    serving: bool
+
+
+class ModelDatasetVersion(msgspec.Struct):
+    dataset_id: str
+    version: int
+
+
+class ModelLineage(msgspec.Struct):
+    base_model: str
+    job_id: str | None
+    dataset_versions: list[ModelDatasetVersion]
+
+
+class Model(msgspec.Struct):
+    """OpenAI's model object (`id`, `object`, `created`, `owned_by`) plus the catalog's own."""
+
+    id: str
+    object: str
+    created: int
+    owned_by: str
+    name: str
+    kind: str
+    description: str
+    context_length: int
+    tokenizer: str
+    capabilities: ModelCapabilities
+    weights_uri: str | None
+    lineage: ModelLineage | None
+    metadata: dict[str, str]
+    status: str
+    allowed_actions: list[str]
+    version: int
+    created_at: int
+    updated_at: int

@@ -1,0 +1,1 @@
+"""The platform's base-model catalog file and its loader."""

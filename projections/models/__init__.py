@@ -1,0 +1,1 @@
+"""Read model of the model catalog."""

@@ -1,0 +1,53 @@
+"""Queries behind the model routes; they read only the projection."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Engine, MetaData, Table, func, or_, select
+
+from projections.generations import GenerationRegistry
+from projections.models.projection import PROJECTION_NAME
+from projections.models.tables import models_table
+from projections.paging import Row, newest_first
+
+
+class ModelQueries:
+    def __init__(self, engine: Engine, generations: GenerationRegistry) -> None:
+        self.engine = engine
+        self.generations = generations
+        self._tables: dict[int, Table] = {}
+
+    def _current(self) -> Table:
+        generation = self.generations.active(PROJECTION_NAME)
+        if generation not in self._tables:
+            self._tables[generation] = models_table(generation, MetaData())
+        return self._tables[generation]
+
+    @staticmethod
+    def _visible(table: Table, org_id: str) -> ColumnElement[bool]:
+        """The caller's models and every base model."""
+        return or_(table.c.org_id == org_id, table.c.kind == "base")
+
+    def model(self, org_id: str, model_id: str) -> Row | None:
+        table = self._current()
+        query = select(table).where(self._visible(table, org_id), table.c.id == model_id,
+                                    table.c.status != "deleted")
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def model_by_name(self, org_id: str, name: str) -> Row | None:
+        """The organization's own model of that name first, else the base model."""
+        table = self._current()
+        query = (select(table)
+                 .where(self._visible(table, org_id), table.c.status != "deleted",
+                        func.lower(table.c.name) == name.lower())
+                 .order_by((table.c.kind == "base").asc()).limit(1))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def models(self, org_id: str, *, after: str | None, limit: int) -> tuple[list[Row], bool]:
+        table = self._current()
+        scope = [self._visible(table, org_id), table.c.status != "deleted"]
+        with self.engine.connect() as conn:
+            return newest_first(conn, table, scope, after=after, limit=limit)
