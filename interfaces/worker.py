@@ -49,7 +49,7 @@ def process_manager_runners(plane: ControlPlane) -> list[Runner]:
     return [
         Runner(name=DATASET_VALIDATION, app=plane.datasets,
                processor=DatasetValidation(plane.datasets, plane.object_store,
-                                           token_counter_for(None), validation),
+                                           token_counter_for, validation),
                recorder=validation, wakeup=plane.log_signal,
                lock=plane.runner_lock(DATASET_VALIDATION), on_failure=plane.count_failure),
         Runner(name=PERSONAL_ORGANIZATIONS, app=plane.identity_log(),

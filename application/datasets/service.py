@@ -8,7 +8,7 @@ from uuid import UUID
 
 from application.shared.base import BitstrideApplication, retry_on_conflict
 from application.shared.outcome import Outcome, replayed, require_version
-from domain.datasets.dataset import Dataset, DatasetVersion
+from domain.datasets.dataset import Dataset, DatasetVersion, ModelTarget
 from domain.shared.cause import Cause
 from domain.shared.errors import NotFoundError
 
@@ -87,11 +87,11 @@ class DatasetService(BitstrideApplication):
 
         return retry_on_conflict(attempt)
 
-    def request_validation(self, org_id: UUID, dataset_id: UUID, *,
-                           cause: Cause) -> Outcome[Dataset]:
+    def request_validation(self, org_id: UUID, dataset_id: UUID, *, cause: Cause,
+                           target: ModelTarget | None = None) -> Outcome[Dataset]:
         def attempt() -> Outcome[Dataset]:
             dataset = self.dataset(org_id, dataset_id)
-            dataset.request_validation(cause=cause)
+            dataset.request_validation(cause=cause, target=target)
             return Outcome(dataset, self.last_position(self.save(dataset)))
 
         return retry_on_conflict(attempt)

@@ -7,6 +7,7 @@ for a version that is no longer being validated, so a repeat after a crash is ha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -25,39 +26,45 @@ MAX_REPORTED_ISSUES = 200
 
 
 class DatasetValidation:
-    def __init__(self, datasets: DatasetService, store: ObjectStore, tokens: TokenCounter,
-                 recorder: TrackingRecorder) -> None:
+    def __init__(self, datasets: DatasetService, store: ObjectStore,
+                 tokens: Callable[[str | None], TokenCounter], recorder: TrackingRecorder) -> None:
         self.datasets, self.store, self.tokens, self.recorder = datasets, store, tokens, recorder
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         if isinstance(domain_event, Dataset.ValidationRequested):
-            self.validate(domain_event.originator_id, domain_event.version)
+            self.validate(domain_event.originator_id, domain_event.version,
+                          context_length=domain_event.context_length,
+                          tokens=self.tokens(domain_event.tokenizer))
         self.recorder.insert_tracking(tracking)
 
-    def validate(self, dataset_id: UUID, version: int) -> None:
+    def validate(self, dataset_id: UUID, version: int, *, context_length: int | None,
+                 tokens: TokenCounter) -> None:
         dataset = self.datasets.get_or_none(dataset_id)
         if not isinstance(dataset, Dataset) or dataset.status is not DatasetStatus.VALIDATING:
             return  # deleted meanwhile, or already recorded before a crash
         if dataset.current_version is None or dataset.current_version.number != version:
             return
-        report = self._report(dataset, version)
+        report = self._report(dataset, version, context_length, tokens)
         self.datasets.complete_validation(dataset_id, version=version,
                                           valid=bool(report["valid"]), report=report,
                                           cause=VALIDATOR)
 
-    def _report(self, dataset: Dataset, version: int) -> dict[str, Any]:
+    def _report(self, dataset: Dataset, version: int, context_length: int | None,
+                tokens: TokenCounter) -> dict[str, Any]:
         stored = dataset.find_version(version)
         try:
             with self.store.open(stored.object_key) as lines:
                 report = validate_lines(
                     lines, declared_format=dataset.data_format,
                     purpose="rl" if dataset.purpose == "rl" else "fine_tuning",
-                    count_tokens=self.tokens.count, token_estimate=self.tokens.estimated,
+                    context_length=context_length, count_tokens=tokens.count,
+                    token_estimate=tokens.estimated,
                     max_issues=MAX_REPORTED_ISSUES)
         except ChecksumMismatchError:
             return {"valid": False, "storage_error": "checksum_mismatch",
                     "message": "The stored file does not match its checksum; upload it again."}
         result: dict[str, Any] = report.to_dict()
         result["valid"] = report.valid
-        result["tokenizer"] = self.tokens.name
+        result["tokenizer"] = tokens.name
+        result["context_length"] = context_length
         return result

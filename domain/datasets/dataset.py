@@ -31,6 +31,15 @@ class DatasetVersion:
     uploaded_at: float
 
 
+@dataclass(frozen=True)
+class ModelTarget:
+    """The model a dataset is checked for: its id, context length and tokenizer."""
+
+    model: str
+    context_length: int
+    tokenizer: str | None
+
+
 def checked_purpose_and_format(purpose: str, data_format: str) -> tuple[str, str]:
     if purpose not in PURPOSES:
         raise ValidationFailedError(f"'purpose' must be one of {', '.join(PURPOSES)}.",
@@ -136,22 +145,33 @@ class Dataset(Aggregate):
         self.status, self.report, self.validated_version = DatasetStatus.UPLOADED, None, None
         self.last_cause = cause
 
-    def request_validation(self, *, cause: Cause) -> int:
-        """Returns the version number the worker must validate."""
+    def request_validation(self, *, cause: Cause, target: ModelTarget | None = None) -> int:
+        """Returns the version number the worker must validate.
+
+        With a target model, lengths are counted with its tokenizer against its context length.
+        """
         require(self.status, "validate")
         assert self.current_version is not None  # "validate" is allowed only after an upload
-        self._validation_requested(version=self.current_version.number, cause=cause)
+        self._validation_requested(
+            version=self.current_version.number, cause=cause,
+            model=target.model if target else None,
+            context_length=target.context_length if target else None,
+            tokenizer=target.tokenizer if target else None)
         return self.current_version.number
 
     class ValidationRequested(Aggregate.Event):
-        """The worker validates `version` when it sees this."""
+        """The worker validates `version` (for `model`, when one is named) when it sees this."""
 
         TOPIC = "bitstride.datasets.Dataset.ValidationRequested"
         version: int
+        model: str | None
+        context_length: int | None
+        tokenizer: str | None
         cause: Cause
 
     @event(ValidationRequested)
-    def _validation_requested(self, version: int, cause: Cause) -> None:
+    def _validation_requested(self, version: int, model: str | None, context_length: int | None,
+                              tokenizer: str | None, cause: Cause) -> None:
         self.status, self.last_cause = DatasetStatus.VALIDATING, cause
 
     def complete_validation(self, *, version: int, valid: bool, report: dict[str, Any],

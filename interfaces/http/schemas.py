@@ -179,3 +179,9 @@ class Model(msgspec.Struct):
     version: int
     created_at: int
     updated_at: int
+
+
+class ValidateDatasetRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Optional: the model to check lengths against (its tokenizer and context length)."""
+
+    model: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, Engine, MetaData, Table, func, or_, select
 
+from domain.catalog.values import ID_LIKE
 from projections.generations import GenerationRegistry
 from projections.models.projection import PROJECTION_NAME
 from projections.models.tables import models_table
@@ -45,6 +46,12 @@ class ModelQueries:
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         return dict(row) if row else None
+
+    def resolve(self, org_id: str, reference: str) -> Row | None:
+        """A model by id (`model_<hex>`) or by name, as the OpenAI API accepts either."""
+        if ID_LIKE.match(reference):
+            return self.model(org_id, reference.removeprefix("model_"))
+        return self.model_by_name(org_id, reference)
 
     def models(self, org_id: str, *, after: str | None, limit: int) -> tuple[list[Row], bool]:
         table = self._current()

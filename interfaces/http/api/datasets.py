@@ -14,6 +14,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from application.datasets.service import NewDataset, UploadedContent
 from domain.datasets.dataset import Dataset as DatasetAggregate
+from domain.datasets.dataset import ModelTarget
 from domain.datasets.status import require
 from domain.shared.cause import Cause
 from domain.shared.errors import NotFoundError
@@ -29,6 +30,7 @@ from interfaces.http.schemas import (
     Deleted,
     ListPage,
     UpdateDatasetRequest,
+    ValidateDatasetRequest,
     page_of,
 )
 from interfaces.http.security import Principal, require_project, require_scope
@@ -148,12 +150,14 @@ class DatasetsController(Controller):
           description="The dataset turns `validating`, then `valid` or `invalid` with a report.",
           responses=errors(401, 403, 404, 409))
     def validate(self, request: Request[Any, Any, Any], dataset_id: FromPath[str],
-                 principal: NamedDependency[Principal],
-                 plane: NamedDependency[ControlPlane]) -> Response[Dataset]:
+                 principal: NamedDependency[Principal], plane: NamedDependency[ControlPlane],
+                 data: JSONBody[ValidateDatasetRequest | None] = None) -> Response[Dataset]:
         require_scope(principal, "datasets:write")
         dataset = self._dataset(principal, dataset_id, plane)
+        target = _model_target(principal, data.model if data else None, plane)
         outcome = plane.datasets.request_validation(principal.org_id, dataset.id,
-                                                    cause=cause_for(request, principal))
+                                                    cause=cause_for(request, principal),
+                                                    target=target)
         plane.await_projections(plane.datasets.name, outcome.position)
         return _written(outcome.aggregate, 202)
 
@@ -182,6 +186,18 @@ class DatasetsController(Controller):
         if plane.queries.project(principal.org_hex, project.hex) is None:
             raise NotFoundError(f"No such project: {project_id!r}.", param="project_id")
         return project
+
+
+def _model_target(principal: Principal, model: str | None,
+                  plane: ControlPlane) -> ModelTarget | None:
+    """The named model's limits, for counting tokens against its context length."""
+    if model is None:
+        return None
+    row = plane.model_queries.resolve(principal.org_hex, model)
+    if row is None:
+        raise NotFoundError(f"No such model: {model!r}.", param="model")
+    return ModelTarget(model=f"model_{row['id']}", context_length=row["context_length"],
+                       tokenizer=row["tokenizer"])
 
 
 def _record_or_discard(plane: ControlPlane, org_id: UUID, dataset_id: UUID,

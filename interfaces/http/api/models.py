@@ -83,10 +83,7 @@ class ModelsController(Controller):
     def retrieve(self, model: FromPath[str], principal: NamedDependency[Principal],
                  plane: NamedDependency[ControlPlane]) -> Response[Model]:
         require_scope(principal, "models:read")
-        if ID_LIKE.match(model):
-            row = plane.model_queries.model(principal.org_hex, parse_id("model", model).hex)
-        else:
-            row = plane.model_queries.model_by_name(principal.org_hex, model)
+        row = plane.model_queries.resolve(principal.org_hex, model)
         if row is None:
             raise NotFoundError(f"No such model: {model!r}.")
         return Response(model_from_row(row), headers=etag(row["version"]))
