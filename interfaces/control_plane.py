@@ -24,6 +24,7 @@ from application.models.service import ModelService
 from application.ports import SessionRevocations
 from application.shared.base import BitstrideApplication
 from application.tenancy.service import TenancyService
+from application.training.service import TrainingService
 from domain.shared.errors import DomainError
 from infra.auth.api_key_cache import ApiKeyCache
 from infra.auth.api_key_changes import build_api_key_changes
@@ -38,6 +39,7 @@ from infra.metrics import Metrics
 from infra.pg_listen import PgListener
 from infra.settings import Settings
 from infra.storage.factory import object_store
+from infra.training_catalogs import DatasetAggregates, ModelAggregates
 from interfaces.http.auth_service.app import build_identity_service, create_auth_app
 from interfaces.read_models import ReadModel, ReadModels
 from projections.datasets.projection import PROJECTION_NAME as DATASETS
@@ -54,6 +56,9 @@ from projections.tenancy.projection import PROJECTION_NAME as TENANCY
 from projections.tenancy.projection import TenancyProjection, TenancyView
 from projections.tenancy.queries import TenancyQueries
 from projections.tracking import TRACKING_CHANNEL, SqlTrackingRecorder
+from projections.training.projection import PROJECTION_NAME as TRAINING
+from projections.training.projection import TrainingProjection, TrainingView
+from projections.training.queries import TrainingQueries
 
 log = structlog.get_logger("bitstride.runtime")
 A = TypeVar("A", bound=BitstrideApplication)
@@ -90,12 +95,16 @@ class ControlPlane:
         self.tenancy = self._application(TenancyService)
         self.datasets = self._application(DatasetService)
         self.models = self._application(ModelService)
+        self.training = self._wired(TrainingService(
+            env=tenancy_env(settings), datasets=DatasetAggregates(self.datasets),
+            models=ModelAggregates(self.models)))
         self.read_engine: Engine = read_model_engine(
             settings.database_url, settings.events_sqlite_path, settings.read_model_schema)
         self.generations = GenerationRegistry(self.read_engine)
         self.queries = TenancyQueries(self.read_engine, self.generations)
         self.dataset_queries = DatasetQueries(self.read_engine, self.generations)
         self.model_queries = ModelQueries(self.read_engine, self.generations)
+        self.training_queries = TrainingQueries(self.read_engine, self.generations)
         self.object_store = object_store(settings.object_store_url, settings.data_dir)
         self.read_models = ReadModels(
             self.read_engine, self.generations, log_signal=self.log_signal,
@@ -105,6 +114,8 @@ class ControlPlane:
         self.read_models.add(ReadModel(DATASETS, self.datasets, DatasetsView,
                                        DatasetsProjection))
         self.read_models.add(ReadModel(MODELS, self.models, ModelsView, ModelsProjection))
+        self.read_models.add(ReadModel(TRAINING, self.training, TrainingView,
+                                       TrainingProjection))
         self.load_model_catalog()
         self.revocations = build_revocations(settings)
         # API keys: introspection results cached briefly, dropped when the auth service pushes.
@@ -130,14 +141,17 @@ class ControlPlane:
 
     def _application(self, cls: type[A]) -> A:
         """A context's eventsourcing Application on the shared store, wired for wake-ups."""
-        app = cls(env=tenancy_env(self.settings))
+        return self._wired(cls(env=tenancy_env(self.settings)))
+
+    def _wired(self, app: A) -> A:
+        """Appends wake the projections and are timed."""
         app.append_listeners.append(self.log_signal.notify)
         app.append_timers.append(self._observe_append)
         return app
 
     @property
     def applications(self) -> list[BitstrideApplication]:
-        return [self.tenancy, self.datasets, self.models]
+        return [self.tenancy, self.datasets, self.models, self.training]
 
     def load_model_catalog(self) -> int | None:
         """Record the catalog file's base models (at every start: unchanged entries record

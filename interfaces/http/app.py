@@ -18,10 +18,12 @@ from infra.settings import RuntimeMode
 from interfaces.control_plane import ControlPlane
 from interfaces.http.api.auth_proxy import AUTH_PROXY_HANDLERS
 from interfaces.http.api.datasets import DatasetsController
+from interfaces.http.api.fine_tuning import FineTuningJobsController
 from interfaces.http.api.health import HEALTH_HANDLERS
 from interfaces.http.api.models import ModelsController
 from interfaces.http.api.organizations import OrganizationsController
 from interfaces.http.api.projects import ProjectsController
+from interfaces.http.api.rl import RlJobsController
 from interfaces.http.errors import EXCEPTION_HANDLERS
 from interfaces.http.metrics_middleware import metrics_middleware
 from interfaces.http.request_id import request_id_middleware
@@ -58,7 +60,8 @@ def create_control_plane_app(plane: ControlPlane, mode: RuntimeMode = "full", *,
     handlers: list[Any] = list(HEALTH_HANDLERS)
     if mode == "full":
         handlers += [ProjectsController, OrganizationsController, DatasetsController,
-                     ModelsController, *AUTH_PROXY_HANDLERS]
+                     ModelsController, FineTuningJobsController, RlJobsController,
+                     *AUTH_PROXY_HANDLERS]
     return Litestar(
         route_handlers=handlers,
         dependencies={"plane": Provide(provide_plane),

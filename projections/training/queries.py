@@ -33,12 +33,15 @@ class TrainingQueries:
             row = conn.execute(query).mappings().first()
         return dict(row) if row else None
 
-    def jobs(self, org_id: str, *, kind: str, after: str | None,
-             limit: int) -> tuple[list[Row], bool]:
+    def jobs(self, org_id: str, *, kind: str, after: str | None, limit: int,
+             project_id: str | None = None) -> tuple[list[Row], bool]:
+        """`project_id`: only that project's jobs (what a project key sees)."""
         table = self._current().jobs
+        scope = [table.c.org_id == org_id, table.c.kind == kind]
+        if project_id is not None:
+            scope.append(table.c.project_id == project_id)
         with self.engine.connect() as conn:
-            return newest_first(conn, table, [table.c.org_id == org_id, table.c.kind == kind],
-                                after=after, limit=limit)
+            return newest_first(conn, table, scope, after=after, limit=limit)
 
     def events(self, org_id: str, job_id: str, *, after: int | None,
                limit: int) -> tuple[list[Row], bool]:

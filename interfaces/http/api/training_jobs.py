@@ -1,0 +1,199 @@
+"""The routes both job kinds share: list, get, cancel, events, checkpoints, and create's
+plumbing. `/v1/fine_tuning/jobs` and `/v1/rl/jobs` subclass the controller and add create.
+
+Commands go to the Training application; reads come from the training projection. A job of
+another organization, of the other kind, or (for a project key) of another project does not
+exist: 404 on every route.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+
+from application.training.service import NewJob
+from domain.shared.errors import NotFoundError, ValidationFailedError
+from domain.shared.ids import parse_id
+from interfaces.control_plane import ControlPlane
+from interfaces.http.commands import cause_for, fingerprint
+from interfaces.http.docs import errors
+from interfaces.http.errors import ApiError
+from interfaces.http.schemas import ListPage, page_of
+from interfaces.http.security import Principal, require_project, require_scope
+from interfaces.http.training_presenter import (
+    CHECKPOINT_PREFIX,
+    EVENT_PREFIX,
+    JobKind,
+    checkpoint_from_row,
+    event_from_row,
+    job_from_row,
+    row_of,
+)
+from interfaces.http.training_schemas import JobCheckpoint, JobEvent, TrainingJob
+
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, 1 to 100.")]
+After = Annotated[str | None, QueryParameter(description="Last id of the previous page.")]
+
+
+def operation(verb: str, suffix: str = "") -> Callable[..., str]:
+    """An OpenAPI operation id per route prefix, e.g. listFineTuningJobs, listRlJobEvents
+    (from the path's second part: `/v1/fine_tuning/jobs`, `/v1/rl/jobs`)."""
+
+    def operation_id(_handler: Any, _method: Any, path: list[Any]) -> str:
+        kind = "".join(part.title() for part in str(path[1]).split("_"))
+        return f"{verb}{kind}Job{suffix}"
+
+    return operation_id
+
+
+def dataset_id(value: str, param: str) -> UUID:
+    """A `ds_…` id from the body: malformed is a 400 naming the field, like unknown."""
+    try:
+        return parse_id("ds", value)
+    except NotFoundError:
+        raise ValidationFailedError(f"No such dataset for '{param}'.", param=param) from None
+
+
+def cursor(prefix: str, after: str | None) -> int | None:
+    """The number in an event or checkpoint id (`ftevent_42`)."""
+    if after is None:
+        return None
+    head, _, number = after.partition("_")
+    if head != prefix or not number.isdigit():
+        raise ApiError(400, "invalid_request", f"'after' must be an id like {prefix}_123.",
+                       param="after")
+    return int(number)
+
+
+class TrainingJobsController(Controller):
+    job_kind: ClassVar[JobKind]
+
+    # -- create, for the subclasses ---------------------------------------------------------
+
+    def create_job(self, request: Request[Any, Any, Any], body: msgspec.Struct, new: NewJob,
+                   principal: Principal, plane: ControlPlane) -> TrainingJob:
+        require_scope(principal, f"{self.job_kind.kind}:write")
+        self._check_project_datasets(principal, plane, new)
+        outcome = plane.training.create_job(principal.org_id, new,
+                                            request_fingerprint=fingerprint(body),
+                                            cause=cause_for(request, principal))
+        plane.await_projections(plane.training.name, outcome.position)
+        return job_from_row(self.job_kind, row_of(outcome.aggregate))
+
+    @staticmethod
+    def project(principal: Principal, project_id: str | None,
+                plane: ControlPlane) -> UUID | None:
+        """The job's project: the named one (it must exist), or a project key's own."""
+        if project_id is None:
+            return principal.project_id
+        project = parse_id("proj", project_id)
+        require_project(principal, project)
+        if plane.queries.project(principal.org_hex, project.hex) is None:
+            raise NotFoundError(f"No such project: {project_id!r}.", param="project_id")
+        return project
+
+    @staticmethod
+    def _check_project_datasets(principal: Principal, plane: ControlPlane, new: NewJob) -> None:
+        """A project key trains only on its project's datasets (others do not exist)."""
+        if principal.project_id is None:
+            return
+        files = {"training_file": new.training_file,
+                 "validation_file": getattr(new, "validation_file", None)}
+        for param, file_id in files.items():
+            if file_id is None:
+                continue
+            try:
+                dataset = plane.datasets.dataset(principal.org_id, file_id)
+            except NotFoundError:
+                continue  # the service names it
+            if dataset.project_id != principal.project_id:
+                raise ValidationFailedError(f"No such dataset for '{param}'.", param=param)
+
+    # -- shared routes ----------------------------------------------------------------------
+
+    @get(sync_to_thread=True, operation_id=operation("list", "s"),
+         summary="List jobs, newest first", responses=errors(400, 401, 403, 404))
+    def list(self, principal: NamedDependency[Principal], plane: NamedDependency[ControlPlane],
+             limit: Limit = 20, after: After = None) -> ListPage[TrainingJob]:
+        require_scope(principal, f"{self.job_kind.kind}:read")
+        rows, has_more = plane.training_queries.jobs(
+            principal.org_hex, kind=self.job_kind.kind,
+            after=parse_id(self.job_kind.prefix, after).hex if after else None, limit=limit,
+            project_id=principal.project_id.hex if principal.project_id else None)
+        items = [job_from_row(self.job_kind, row) for row in rows]
+        return page_of(items, [item.id for item in items], has_more)
+
+    @get("/{job_id:str}", sync_to_thread=True, operation_id=operation("get"),
+         summary="Get a job", responses=errors(401, 403, 404))
+    def retrieve(self, job_id: FromPath[str], principal: NamedDependency[Principal],
+                 plane: NamedDependency[ControlPlane]) -> TrainingJob:
+        require_scope(principal, f"{self.job_kind.kind}:read")
+        return job_from_row(self.job_kind, self._row(principal, plane, job_id))
+
+    @post("/{job_id:str}/cancel", sync_to_thread=True, status_code=200,
+          operation_id=operation("cancel"),
+          summary="Cancel a job: at once before it runs, else when its executor stops",
+          responses=errors(401, 403, 404, 409))
+    def cancel(self, request: Request[Any, Any, Any], job_id: FromPath[str],
+               principal: NamedDependency[Principal],
+               plane: NamedDependency[ControlPlane]) -> TrainingJob:
+        require_scope(principal, f"{self.job_kind.kind}:write")
+        target = self._job_id(job_id)
+        job = plane.training.job(principal.org_id, target)
+        if job.kind != self.job_kind.kind or not self._visible(principal, job.project_id):
+            raise NotFoundError(f"No such job: {job_id!r}.")
+        outcome = plane.training.cancel(principal.org_id, target, at=time.time(),
+                                        cause=cause_for(request, principal))
+        plane.await_projections(plane.training.name, outcome.position)
+        return job_from_row(self.job_kind, row_of(outcome.aggregate))
+
+    @get("/{job_id:str}/events", sync_to_thread=True, operation_id=operation("list", "Events"),
+         summary="A job's events, newest first", responses=errors(400, 401, 403, 404))
+    def events(self, job_id: FromPath[str], principal: NamedDependency[Principal],
+               plane: NamedDependency[ControlPlane], limit: Limit = 20,
+               after: After = None) -> ListPage[JobEvent]:
+        require_scope(principal, f"{self.job_kind.kind}:read")
+        row = self._row(principal, plane, job_id)
+        rows, has_more = plane.training_queries.events(
+            principal.org_hex, row["id"], after=cursor(EVENT_PREFIX, after), limit=limit)
+        items = [event_from_row(self.job_kind, event) for event in rows]
+        return page_of(items, [item.id for item in items], has_more)
+
+    @get("/{job_id:str}/checkpoints", sync_to_thread=True,
+         operation_id=operation("list", "Checkpoints"),
+         summary="A job's checkpoints, newest first", responses=errors(400, 401, 403, 404))
+    def checkpoints(self, job_id: FromPath[str], principal: NamedDependency[Principal],
+                    plane: NamedDependency[ControlPlane], limit: Limit = 10,
+                    after: After = None) -> ListPage[JobCheckpoint]:
+        require_scope(principal, f"{self.job_kind.kind}:read")
+        row = self._row(principal, plane, job_id)
+        rows, has_more = plane.training_queries.checkpoints(
+            principal.org_hex, row["id"], after=cursor(CHECKPOINT_PREFIX, after), limit=limit)
+        items = [checkpoint_from_row(self.job_kind, checkpoint) for checkpoint in rows]
+        return page_of(items, [item.id for item in items], has_more)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _job_id(self, job_id: str) -> UUID:
+        return parse_id(self.job_kind.prefix, job_id)
+
+    @staticmethod
+    def _visible(principal: Principal, project_id: UUID | str | None) -> bool:
+        if principal.project_id is None:
+            return True
+        project_hex = project_id.hex if isinstance(project_id, UUID) else project_id
+        return principal.project_id.hex == project_hex
+
+    def _row(self, principal: Principal, plane: ControlPlane, job_id: str) -> dict[str, Any]:
+        row = plane.training_queries.job(principal.org_hex, self._job_id(job_id).hex)
+        if row is None or row["kind"] != self.job_kind.kind \
+                or not self._visible(principal, row["project_id"]):
+            raise NotFoundError(f"No such job: {job_id!r}.")
+        return row
