@@ -59,6 +59,7 @@ from projections.tracking import TRACKING_CHANNEL, SqlTrackingRecorder
 from projections.training.projection import PROJECTION_NAME as TRAINING
 from projections.training.projection import TrainingProjection, TrainingView
 from projections.training.queries import TrainingQueries
+from projections.training.usage import UnfinishedJobs
 
 log = structlog.get_logger("bitstride.runtime")
 A = TypeVar("A", bound=BitstrideApplication)
@@ -105,6 +106,8 @@ class ControlPlane:
         self.dataset_queries = DatasetQueries(self.read_engine, self.generations)
         self.model_queries = ModelQueries(self.read_engine, self.generations)
         self.training_queries = TrainingQueries(self.read_engine, self.generations)
+        # Unfinished jobs hold on to the datasets and models they train from.
+        self.models.usage = self.datasets.usage = UnfinishedJobs(self.training_queries)
         self.object_store = object_store(settings.object_store_url, settings.data_dir)
         self.read_models = ReadModels(
             self.read_engine, self.generations, log_signal=self.log_signal,

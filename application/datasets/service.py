@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from application.shared.base import BitstrideApplication, retry_on_conflict
 from application.shared.outcome import Outcome, replayed, require_version
-from domain.datasets.dataset import Dataset, DatasetVersion, ModelTarget
+from domain.datasets.dataset import Dataset, DatasetInUseError, DatasetVersion, ModelTarget
 from domain.shared.cause import Cause
 from domain.shared.errors import NotFoundError
 
@@ -35,10 +35,22 @@ class UploadedContent:
     object_key: str
 
 
+class DatasetUsage(Protocol):
+    """Which unfinished jobs use a dataset (public job ids), so deleting it is refused."""
+
+    def users_of_dataset(self, org_id: UUID, dataset_id: UUID) -> list[str]: ...
+
+
+class NoDatasetUsage:
+    def users_of_dataset(self, org_id: UUID, dataset_id: UUID) -> list[str]:
+        return []
+
+
 class DatasetService(BitstrideApplication):
     """Datasets of organizations. One method per command."""
 
     name = "Datasets"
+    usage: DatasetUsage = NoDatasetUsage()
 
     def create_dataset(self, org_id: UUID, new: NewDataset, *, request_fingerprint: str,
                        cause: Cause) -> Outcome[Dataset]:
@@ -115,6 +127,9 @@ class DatasetService(BitstrideApplication):
         def attempt() -> Outcome[Dataset]:
             dataset = self.dataset(org_id, dataset_id)
             require_version(dataset, expected_version)
+            users = self.usage.users_of_dataset(org_id, dataset_id)
+            if users:
+                raise DatasetInUseError(users)
             dataset.delete(cause=cause)
             return Outcome(dataset, self.last_position(self.save(dataset)))
 

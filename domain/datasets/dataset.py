@@ -10,7 +10,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.datasets.status import TERMINAL, DatasetStatus, allowed_actions, require
 from domain.shared.cause import Cause
-from domain.shared.errors import NotFoundError, ValidationFailedError
+from domain.shared.errors import ConflictError, NotFoundError, ValidationFailedError
 from domain.shared.ids import derived_id
 from domain.shared.text import checked_metadata, checked_name, checked_text, revised
 
@@ -29,6 +29,17 @@ class DatasetVersion:
     lines: int
     object_key: str
     uploaded_at: float
+
+
+class DatasetInUseError(ConflictError):
+    """Raised when unfinished jobs train on a dataset that someone tries to delete."""
+
+    code = "dataset_in_use"
+
+    def __init__(self, users: list[str]) -> None:
+        super().__init__(f"The dataset is used by unfinished jobs: {', '.join(users)}. "
+                         "Cancel them or wait for them to end first.")
+        self.users = users
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,9 @@ class TrainingQueries:
             self._tables[generation] = training_tables(generation)
         return self._tables[generation]
 
+    def jobs_table(self) -> Table:
+        return self._current().jobs
+
     def job(self, org_id: str, job_id: str) -> Row | None:
         table = self._current().jobs
         query = select(table).where(table.c.id == job_id, table.c.org_id == org_id)
