@@ -13,7 +13,7 @@ from litestar import Request
 from domain.identity.api_key_format import looks_like_api_key
 from domain.identity.scopes import USER_SCOPES, grants
 from domain.shared.errors import NotFoundError
-from domain.shared.ids import format_id
+from domain.shared.ids import format_id, parse_id
 from infra.auth.api_key_client import ApiKeyServiceUnavailableError, BearerVerifier
 from infra.auth.tokens import AccessTokenVerifier, InvalidTokenError, KeySetUnavailableError
 from interfaces.http.bearer import BEARER_CHALLENGE, bearer_token
@@ -107,3 +107,16 @@ async def _api_key_principal(token: str, verifier: AccessTokenVerifier) -> Princ
         raise _unauthorized("invalid_api_key", "The API key is invalid, expired or revoked.")
     return Principal(actor_id=grant.key_id, kind="api_key", org_id=grant.org_id, user_id=None,
                      session_id=None, scopes=grant.scopes, project_id=grant.project_id)
+
+
+def owning_project(principal: Principal, project_id: str | None,
+                   tenancy: TenancyQueries) -> UUID | None:
+    """The project a new object belongs to: the named one (it must exist in the caller's
+    organization and be visible to a project key), or a project key's own project."""
+    if project_id is None:
+        return principal.project_id
+    project = parse_id("proj", project_id)
+    require_project(principal, project)
+    if tenancy.project(principal.org_hex, project.hex) is None:
+        raise NotFoundError(f"No such project: {project_id!r}.", param="project_id")
+    return project

@@ -33,7 +33,7 @@ from interfaces.http.schemas import (
     ValidateDatasetRequest,
     page_of,
 )
-from interfaces.http.security import Principal, require_project, require_scope
+from interfaces.http.security import Principal, owning_project, require_scope
 from interfaces.http.upload import content_length, file_chunks, store_stream
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, 1 to 100.")]
@@ -57,7 +57,7 @@ class DatasetsController(Controller):
                principal: NamedDependency[Principal],
                plane: NamedDependency[ControlPlane]) -> Response[Dataset]:
         require_scope(principal, "datasets:write")
-        project = self._project(principal, data.project_id, plane)
+        project = owning_project(principal, data.project_id, plane.queries)
         new = NewDataset(project_id=project, name=data.name, description=data.description,
                          purpose=data.purpose, data_format=data.format, metadata=data.metadata)
         outcome = plane.datasets.create_dataset(principal.org_id, new,
@@ -175,17 +175,6 @@ class DatasetsController(Controller):
             raise NotFoundError(f"No such dataset: {dataset_id!r}.")
         return dataset
 
-    @staticmethod
-    def _project(principal: Principal, project_id: str | None,
-                 plane: ControlPlane) -> UUID | None:
-        """The dataset's project: the named one (it must exist), or a project key's own."""
-        if project_id is None:
-            return principal.project_id
-        project = parse_id("proj", project_id)
-        require_project(principal, project)
-        if plane.queries.project(principal.org_hex, project.hex) is None:
-            raise NotFoundError(f"No such project: {project_id!r}.", param="project_id")
-        return project
 
 
 def _model_target(principal: Principal, model: str | None,

@@ -18,7 +18,7 @@ from domain.shared.errors import ValidationFailedError
 from interfaces.control_plane import ControlPlane
 from interfaces.http.api.training_jobs import TrainingJobsController, dataset_id
 from interfaces.http.docs import errors
-from interfaces.http.security import Principal
+from interfaces.http.security import Principal, owning_project
 from interfaces.http.training_presenter import FINE_TUNING
 from interfaces.http.training_schemas import CreateFineTuningJobRequest, TrainingJob, Values
 
@@ -59,5 +59,5 @@ class FineTuningJobsController(TrainingJobsController):
             validation_file=dataset_id(data.validation_file, "validation_file")
             if data.validation_file is not None else None,
             suffix=data.suffix, seed=data.seed, metadata=data.metadata,
-            project_id=self.project(principal, data.project_id, plane))
+            project_id=owning_project(principal, data.project_id, plane.queries))
         return self.create_job(request, data, new, principal, plane)

@@ -16,7 +16,7 @@ from application.training.service import NewRlJob
 from interfaces.control_plane import ControlPlane
 from interfaces.http.api.training_jobs import TrainingJobsController, dataset_id
 from interfaces.http.docs import errors
-from interfaces.http.security import Principal
+from interfaces.http.security import Principal, owning_project
 from interfaces.http.training_presenter import RL
 from interfaces.http.training_schemas import CreateRlJobRequest, TrainingJob
 
@@ -39,5 +39,5 @@ class RlJobsController(TrainingJobsController):
             grader=data.grader, rollouts_per_prompt=data.rollouts_per_prompt,
             kl_beta=data.kl_beta, sampling=data.sampling, hyperparameters=data.hyperparameters,
             seed=data.seed, metadata=data.metadata,
-            project_id=self.project(principal, data.project_id, plane))
+            project_id=owning_project(principal, data.project_id, plane.queries))
         return self.create_job(request, data, new, principal, plane)

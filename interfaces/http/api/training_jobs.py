@@ -26,7 +26,7 @@ from interfaces.http.commands import cause_for, fingerprint
 from interfaces.http.docs import errors
 from interfaces.http.errors import ApiError
 from interfaces.http.schemas import ListPage, page_of
-from interfaces.http.security import Principal, require_project, require_scope
+from interfaces.http.security import Principal, require_scope
 from interfaces.http.training_presenter import (
     CHECKPOINT_PREFIX,
     EVENT_PREFIX,
@@ -87,17 +87,6 @@ class TrainingJobsController(Controller):
         plane.await_projections(plane.training.name, outcome.position)
         return job_from_row(self.job_kind, row_of(outcome.aggregate))
 
-    @staticmethod
-    def project(principal: Principal, project_id: str | None,
-                plane: ControlPlane) -> UUID | None:
-        """The job's project: the named one (it must exist), or a project key's own."""
-        if project_id is None:
-            return principal.project_id
-        project = parse_id("proj", project_id)
-        require_project(principal, project)
-        if plane.queries.project(principal.org_hex, project.hex) is None:
-            raise NotFoundError(f"No such project: {project_id!r}.", param="project_id")
-        return project
 
     @staticmethod
     def _check_project_datasets(principal: Principal, plane: ControlPlane, new: NewJob) -> None:
