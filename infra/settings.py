@@ -62,6 +62,11 @@ class Settings:
     max_upload_bytes: int = 512 * 1024 * 1024
     # -- models (issue 4) --
     model_catalog_file: Path | None = None  # None: the catalog shipped in infra/catalog/
+    # -- training (issue 5) --
+    training_capacity: int = 2  # jobs running at once, across all organizations
+    # "none": no scheduler runs; "dry-run": the scheduler runs jobs on an executor that trains
+    # nothing (it counts examples and tokens) until the reference trainer exists.
+    training_executor: Literal["none", "dry-run"] = "none"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -176,6 +181,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         auth_trusted_proxies=_list(env, "AUTH_TRUSTED_PROXIES") or ("127.0.0.1", "::1"),
         # -- models (issue 4) --
         model_catalog_file=_path(env, "MODEL_CATALOG_FILE"),
+        # -- training (issue 5) --
+        training_capacity=_int(env, "TRAINING_CAPACITY", 2),
+        training_executor=_choice(env, "TRAINING_EXECUTOR", "none",  # type: ignore[arg-type]
+                                  ("none", "dry-run")),
     )
 
 

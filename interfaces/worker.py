@@ -10,6 +10,8 @@ from eventsourcing.persistence import Tracking
 from application.datasets.validation import DatasetValidation
 from application.identity.service import IdentityService
 from application.tenancy.policies import OrganizationClosure, PersonalOrganizations
+from application.training.scheduler import TrainingScheduler
+from infra.executors.inline import InlineExecutor
 from infra.identity_gateway import HttpIdentityGateway, InProcessIdentityGateway
 from infra.tokenizers import token_counter_for
 from interfaces.control_plane import ControlPlane
@@ -20,6 +22,7 @@ from projections.tracking import SqlTrackingRecorder
 PERSONAL_ORGANIZATIONS = "personal-organizations"
 DATASET_VALIDATION = "dataset-validation"
 ORGANIZATION_CLOSURE = "organization-closure"
+TRAINING_SCHEDULER = "training-scheduler"
 
 
 class ProjectedProjectDirectory:
@@ -46,7 +49,7 @@ def process_manager_runners(plane: ControlPlane) -> list[Runner]:
                                         str(settings.auth_internal_token)))
     validation = SqlTrackingRecorder(plane.read_engine, DATASET_VALIDATION,
                                      plane.tracking_signal)
-    return [
+    runners = [
         Runner(name=DATASET_VALIDATION, app=plane.datasets,
                processor=DatasetValidation(plane.datasets, plane.object_store,
                                            token_counter_for, validation),
@@ -62,6 +65,17 @@ def process_manager_runners(plane: ControlPlane) -> list[Runner]:
                recorder=closure, wakeup=plane.log_signal,
                lock=plane.runner_lock(ORGANIZATION_CLOSURE), on_failure=plane.count_failure),
     ]
+    if settings.training_executor == "dry-run":
+        scheduling = SqlTrackingRecorder(plane.read_engine, TRAINING_SCHEDULER,
+                                         plane.tracking_signal)
+        executor = InlineExecutor(plane.training, plane.datasets, plane.object_store)
+        runners.append(Runner(
+            name=TRAINING_SCHEDULER, app=plane.training,
+            processor=TrainingScheduler(plane.training, executor, scheduling,
+                                        capacity=settings.training_capacity),
+            recorder=scheduling, wakeup=plane.log_signal,
+            lock=plane.runner_lock(TRAINING_SCHEDULER), on_failure=plane.count_failure))
+    return runners
 
 
 @dataclass(frozen=True)

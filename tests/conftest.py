@@ -62,11 +62,16 @@ def redis_url() -> str:
 
 @pytest.fixture
 def sqlite_settings(tmp_path: Path) -> Settings:
-    """Embedded defaults in a temporary directory: what `make run` uses, isolated."""
-    return Settings(data_dir=tmp_path / "var", read_your_writes_timeout_seconds=5.0)
+    """Embedded defaults in a temporary directory: what `make run` uses, isolated.
+
+    No training scheduler: job tests play the worker by hand (tests/support/training.py);
+    tests of the scheduler turn it on with `training_executor="dry-run"`."""
+    return Settings(data_dir=tmp_path / "var", read_your_writes_timeout_seconds=5.0,
+                    training_executor="none")
 
 
 @pytest.fixture
 def postgres_settings(postgres_url: str, pg_schemas: dict[str, str], tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "var", database_url=postgres_url,
-                    auth_database_url=postgres_url, **pg_schemas)  # type: ignore[arg-type]
+                    auth_database_url=postgres_url, training_executor="none",
+                    **pg_schemas)  # type: ignore[arg-type]

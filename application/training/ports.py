@@ -48,3 +48,35 @@ class ModelCatalog(Protocol):
     def trainable(self, org_id: UUID, model: str) -> TrainableModel:
         """The model by id or name; NotFoundError if the org cannot see it."""
         ...
+
+
+@dataclass(frozen=True)
+class ExecutorJob:
+    """What an executor needs to run a job: its pinned training file and concrete values.
+
+    `training_file` is (dataset id, version); `hyperparameters` are the resolved numbers;
+    `total_steps` is what the scheduler records at start (examples x epochs / batch size).
+    """
+
+    job_id: UUID
+    org_id: UUID
+    kind: str
+    model: str
+    training_file: tuple[UUID, int]
+    hyperparameters: dict[str, int | float]
+    seed: int
+    total_steps: int
+
+
+class Executor(Protocol):
+    """A training backend. Both calls are idempotent by job id: a scheduler repeating one
+    after a crash must not start a second run or fail on a stopped one."""
+
+    def start(self, job: ExecutorJob) -> str:
+        """Begin running `job` (or find it already running); returns its executor id.
+        The executor reports through the TrainingService's executor commands."""
+        ...
+
+    def stop(self, job_id: UUID) -> None:
+        """Ask the run to stop; it acknowledges the cancel through the service."""
+        ...

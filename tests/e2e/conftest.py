@@ -45,6 +45,7 @@ SETTINGS_VARIABLES = {
     "REDIS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "ACCESS_TOKEN_TTL_SECONDS",
     "REFRESH_TOKEN_TTL_SECONDS", "AUTH_SIGNING_KEY_FILE", "MAX_BODY_BYTES",
     "READ_YOUR_WRITES_TIMEOUT_SECONDS", "READY_MAX_LAG", "PUBLIC_URL",
+    "TRAINING_CAPACITY", "TRAINING_EXECUTOR",
 }
 
 
@@ -213,7 +214,9 @@ def dev_server(tmp_path: Path) -> Iterator[DevServer]:
     port = free_port()
     data_dir = tmp_path / "var"
     with running(["dev", "--host", "127.0.0.1", "--port", str(port)],
-                 {"BITSTRIDE_DATA_DIR": str(data_dir)}, tmp_path / "dev.log") as server:
+                 # Job tests play the worker by hand (tests/support/training.py).
+                 {"BITSTRIDE_DATA_DIR": str(data_dir), "TRAINING_EXECUTOR": "none"},
+                 tmp_path / "dev.log") as server:
         base_url = f"http://127.0.0.1:{port}"
         server.wait_healthy(base_url)
         yield DevServer(base_url, data_dir, server)
