@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from eventsourcing.persistence import Tracking
 
 from application.datasets.validation import DatasetValidation
-from application.identity.service import IdentityService
 from application.tenancy.policies import OrganizationClosure, PersonalOrganizations
 from application.training.scheduler import TrainingScheduler
 from infra.executors.inline import InlineExecutor
@@ -103,16 +102,13 @@ def projection_status(plane: ControlPlane) -> list[ProjectionStatus]:
         rows.append(ProjectionStatus(
             name, generation, position(f"{name}@{generation}", model.app.name),
             model.app.recorder.max_notification_id() or 0))
-    tenancy_head = plane.tenancy.recorder.max_notification_id() or 0
-    auth_head = plane.identity_log().recorder.max_notification_id() or 0
-    rows.append(ProjectionStatus(ORGANIZATION_CLOSURE, 1,
-                                 position(ORGANIZATION_CLOSURE, plane.tenancy.name), tenancy_head))
-    datasets_head = plane.datasets.recorder.max_notification_id() or 0
-    rows.append(ProjectionStatus(DATASET_VALIDATION, 1,
-                                 position(DATASET_VALIDATION, plane.datasets.name), datasets_head))
-    rows.append(ProjectionStatus(PERSONAL_ORGANIZATIONS, 1,
-                                 position(PERSONAL_ORGANIZATIONS, IdentityService.name),
-                                 auth_head))
+    managers = [(ORGANIZATION_CLOSURE, plane.tenancy), (DATASET_VALIDATION, plane.datasets),
+                (PERSONAL_ORGANIZATIONS, plane.identity_log())]
+    if plane.settings.training_executor == "dry-run":
+        managers.append((TRAINING_SCHEDULER, plane.training))
+    for name, app in managers:
+        rows.append(ProjectionStatus(name, 1, position(name, app.name),
+                                     app.recorder.max_notification_id() or 0))
     return rows
 
 
