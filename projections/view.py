@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 from eventsourcing.persistence import Tracking
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, MetaData, Table
 
 from projections.signal import ChangeSignal
 from projections.tracking import SqlTrackingRecorder
@@ -45,3 +46,25 @@ class SqlView(SqlTrackingRecorder):
                 self._local.pending = tracking
             else:
                 self.insert_tracking_in(conn, tracking)
+
+
+def unix(event: Any) -> int:
+    """An event's time in unix seconds, as the API's `created_at` fields carry it."""
+    return int(event.timestamp.timestamp())
+
+
+class SingleTableView(SqlView):
+    """A view over one table per generation, made by `make_table(generation, metadata)`."""
+
+    projection_name: ClassVar[str]
+    make_table: ClassVar[Callable[[int, MetaData], Table]]
+
+    def __init__(self, engine: Engine, generation: int = 1,
+                 signal: ChangeSignal | None = None) -> None:
+        super().__init__(engine, f"{self.projection_name}@{generation}", signal)
+        self.metadata = MetaData()
+        self.table = type(self).make_table(generation, self.metadata)
+        self.metadata.create_all(engine, checkfirst=True)
+
+    def drop(self) -> None:
+        self.metadata.drop_all(self.engine, checkfirst=True)

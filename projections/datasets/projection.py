@@ -7,31 +7,19 @@ from typing import Any
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
-from sqlalchemy import Connection, Engine, MetaData, select, update
+from sqlalchemy import Connection, select, update
 
 from domain.datasets.dataset import Dataset
 from projections.datasets.tables import datasets_table
-from projections.signal import ChangeSignal
 from projections.sql import upsert
-from projections.view import SqlView
+from projections.view import SingleTableView, unix
 
 PROJECTION_NAME = "datasets"
 
 
-def unix(event: Any) -> int:
-    return int(event.timestamp.timestamp())
-
-
-class DatasetsView(SqlView):
-    def __init__(self, engine: Engine, generation: int = 1,
-                 signal: ChangeSignal | None = None) -> None:
-        super().__init__(engine, f"{PROJECTION_NAME}@{generation}", signal)
-        self.metadata = MetaData()
-        self.table = datasets_table(generation, self.metadata)
-        self.metadata.create_all(engine, checkfirst=True)
-
-    def drop(self) -> None:
-        self.metadata.drop_all(self.engine, checkfirst=True)
+class DatasetsView(SingleTableView):
+    projection_name = PROJECTION_NAME
+    make_table = staticmethod(datasets_table)
 
 
 class DatasetsProjection(Projection[DatasetsView]):

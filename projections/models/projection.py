@@ -7,31 +7,19 @@ from typing import Any
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
-from sqlalchemy import Connection, Engine, MetaData, update
+from sqlalchemy import Connection, update
 
 from domain.catalog.model import Model
 from projections.models.tables import models_table
-from projections.signal import ChangeSignal
 from projections.sql import upsert
-from projections.view import SqlView
+from projections.view import SingleTableView, unix
 
 PROJECTION_NAME = "models"
 
 
-def unix(event: Any) -> int:
-    return int(event.timestamp.timestamp())
-
-
-class ModelsView(SqlView):
-    def __init__(self, engine: Engine, generation: int = 1,
-                 signal: ChangeSignal | None = None) -> None:
-        super().__init__(engine, f"{PROJECTION_NAME}@{generation}", signal)
-        self.metadata = MetaData()
-        self.table = models_table(generation, self.metadata)
-        self.metadata.create_all(engine, checkfirst=True)
-
-    def drop(self) -> None:
-        self.metadata.drop_all(self.engine, checkfirst=True)
+class ModelsView(SingleTableView):
+    projection_name = PROJECTION_NAME
+    make_table = staticmethod(models_table)
 
 
 class ModelsProjection(Projection[ModelsView]):

@@ -14,13 +14,9 @@ from domain.tenancy.project import Project
 from projections.signal import ChangeSignal
 from projections.sql import upsert
 from projections.tenancy.tables import tenancy_tables
-from projections.view import SqlView
+from projections.view import SqlView, unix
 
 PROJECTION_NAME = "tenancy"
-
-
-def unix(event: Any) -> int:
-    return int(event.timestamp.timestamp())
 
 
 class TenancyView(SqlView):

@@ -18,14 +18,10 @@ from domain.training.job import TrainingJob
 from projections.signal import ChangeSignal
 from projections.sql import upsert
 from projections.training.tables import training_tables
-from projections.view import SqlView
+from projections.view import SqlView, unix
 
 PROJECTION_NAME = "training"
 KIND_NAMES = {"fine_tuning": "fine-tuning", "rl": "RL"}
-
-
-def unix(event: Any) -> int:
-    return int(event.timestamp.timestamp())
 
 
 class TrainingView(SqlView):
