@@ -64,10 +64,18 @@ class Settings:
     model_catalog_file: Path | None = None  # None: the catalog shipped in infra/catalog/
     # -- training (issue 5) --
     training_capacity: int = 2  # jobs running at once, across all organizations
-    # "none": no scheduler runs; "dry-run": the scheduler runs jobs on an executor that trains
-    # nothing (it counts examples and tokens) until the reference trainer exists.
-    training_executor: Literal["none", "dry-run"] = "none"
+    training_org_concurrency: int = 2  # jobs running at once in one organization
+    # Silence after which a running job's executor counts as lost (`executor_lost`).
+    training_heartbeat_seconds: float = 60.0
+    # "local": the reference trainer, one subprocess per job; "dry-run": an executor that
+    # trains nothing (it counts examples and tokens); "none": no scheduler runs.
+    training_executor: Literal["none", "dry-run", "local"] = "none"
+    training_work_dir: Path | None = None  # None: <data dir>/training
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def training_runs_dir(self) -> Path:
+        return self.training_work_dir or self.data_dir / "training"
 
     @property
     def events_sqlite_path(self) -> Path:
@@ -183,8 +191,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         model_catalog_file=_path(env, "MODEL_CATALOG_FILE"),
         # -- training (issue 5) --
         training_capacity=_int(env, "TRAINING_CAPACITY", 2),
+        training_org_concurrency=_int(env, "TRAINING_ORG_CONCURRENCY", 2),
+        training_heartbeat_seconds=_float(env, "TRAINING_HEARTBEAT_SECONDS", 60.0),
         training_executor=_choice(env, "TRAINING_EXECUTOR", "none",  # type: ignore[arg-type]
-                                  ("none", "dry-run")),
+                                  ("none", "dry-run", "local")),
+        training_work_dir=_path(env, "TRAINING_WORK_DIR"),
     )
 
 

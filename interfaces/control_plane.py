@@ -25,6 +25,7 @@ from application.ports import SessionRevocations
 from application.shared.base import BitstrideApplication
 from application.tenancy.service import TenancyService
 from application.training.service import TrainingService
+from application.usage.service import UsageService
 from domain.shared.errors import DomainError
 from infra.auth.api_key_cache import ApiKeyCache
 from infra.auth.api_key_changes import build_api_key_changes
@@ -96,9 +97,11 @@ class ControlPlane:
         self.tenancy = self._application(TenancyService)
         self.datasets = self._application(DatasetService)
         self.models = self._application(ModelService)
+        self.usage = self._application(UsageService)
+        self.model_catalog = ModelAggregates(self.models)
         self.training = self._wired(TrainingService(
             env=tenancy_env(settings), datasets=DatasetAggregates(self.datasets),
-            models=ModelAggregates(self.models)))
+            models=self.model_catalog))
         self.read_engine: Engine = read_model_engine(
             settings.database_url, settings.events_sqlite_path, settings.read_model_schema)
         self.generations = GenerationRegistry(self.read_engine)
@@ -154,7 +157,7 @@ class ControlPlane:
 
     @property
     def applications(self) -> list[BitstrideApplication]:
-        return [self.tenancy, self.datasets, self.models, self.training]
+        return [self.tenancy, self.datasets, self.models, self.training, self.usage]
 
     def load_model_catalog(self) -> int | None:
         """Record the catalog file's base models (at every start: unchanged entries record

@@ -9,8 +9,10 @@ from eventsourcing.persistence import Tracking
 
 from application.datasets.validation import DatasetValidation
 from application.tenancy.policies import OrganizationClosure, PersonalOrganizations
-from application.training.scheduler import TrainingScheduler
+from application.training.ports import Executor
+from application.training.scheduler import Limits, TrainingScheduler
 from infra.executors.inline import InlineExecutor
+from infra.executors.local import LocalExecutor
 from infra.identity_gateway import HttpIdentityGateway, InProcessIdentityGateway
 from infra.tokenizers import token_counter_for
 from interfaces.control_plane import ControlPlane
@@ -64,17 +66,32 @@ def process_manager_runners(plane: ControlPlane) -> list[Runner]:
                recorder=closure, wakeup=plane.log_signal,
                lock=plane.runner_lock(ORGANIZATION_CLOSURE), on_failure=plane.count_failure),
     ]
-    if settings.training_executor == "dry-run":
-        scheduling = SqlTrackingRecorder(plane.read_engine, TRAINING_SCHEDULER,
-                                         plane.tracking_signal)
-        executor = InlineExecutor(plane.training, plane.datasets, plane.object_store)
-        runners.append(Runner(
-            name=TRAINING_SCHEDULER, app=plane.training,
-            processor=TrainingScheduler(plane.training, executor, scheduling,
-                                        capacity=settings.training_capacity),
-            recorder=scheduling, wakeup=plane.log_signal,
-            lock=plane.runner_lock(TRAINING_SCHEDULER), on_failure=plane.count_failure))
+    if settings.training_executor != "none":
+        runners.append(training_scheduler_runner(plane))
     return runners
+
+
+def training_executor(plane: ControlPlane) -> Executor:
+    if plane.settings.training_executor == "dry-run":
+        return InlineExecutor(plane.training, plane.datasets, plane.object_store)
+    return LocalExecutor(plane.training, plane.datasets, plane.object_store,
+                         work_dir=plane.settings.training_runs_dir)
+
+
+def training_scheduler_runner(plane: ControlPlane) -> Runner:
+    settings = plane.settings
+    scheduling = SqlTrackingRecorder(plane.read_engine, TRAINING_SCHEDULER,
+                                     plane.tracking_signal)
+    scheduler = TrainingScheduler(
+        plane.training, training_executor(plane), scheduling,
+        limits=Limits(capacity=settings.training_capacity,
+                      per_organization=settings.training_org_concurrency,
+                      heartbeat_seconds=settings.training_heartbeat_seconds),
+        models=plane.model_catalog, usage=plane.usage)
+    return Runner(name=TRAINING_SCHEDULER, app=plane.training, processor=scheduler,
+                  recorder=scheduling, wakeup=plane.log_signal,
+                  lock=plane.runner_lock(TRAINING_SCHEDULER), on_failure=plane.count_failure,
+                  tick=scheduler.tick)
 
 
 @dataclass(frozen=True)
@@ -104,7 +121,7 @@ def projection_status(plane: ControlPlane) -> list[ProjectionStatus]:
             model.app.recorder.max_notification_id() or 0))
     managers = [(ORGANIZATION_CLOSURE, plane.tenancy), (DATASET_VALIDATION, plane.datasets),
                 (PERSONAL_ORGANIZATIONS, plane.identity_log())]
-    if plane.settings.training_executor == "dry-run":
+    if plane.settings.training_executor != "none":
         managers.append((TRAINING_SCHEDULER, plane.training))
     for name, app in managers:
         rows.append(ProjectionStatus(name, 1, position(name, app.name),

@@ -25,6 +25,7 @@ log = structlog.get_logger("bitstride.projections")
 DEFAULT_BATCH_SIZE = 500
 # When no append signal can reach us (another process writing to SQLite), look anyway.
 IDLE_RECHECK_SECONDS = 1.0
+TICK_SECONDS = 1.0
 
 
 class RunnerLock(Protocol):
@@ -56,10 +57,13 @@ class Runner:
                  recorder: TrackingRecorder, wakeup: ChangeSignal, lock: RunnerLock,
                  batch: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE,
-                 on_failure: Callable[[str], None] | None = None) -> None:
+                 on_failure: Callable[[str], None] | None = None,
+                 tick: Callable[[], None] | None = None) -> None:
+        """`tick`: periodic work of a process manager (timeouts), called about once a
+        second by the thread holding the lock, between batches, never beside them."""
         self.name, self.app, self.processor, self.recorder = name, app, processor, recorder
         self.wakeup, self.lock, self.batch, self.batch_size = wakeup, lock, batch, batch_size
-        self.on_failure = on_failure
+        self.on_failure, self.tick = on_failure, tick
         self.status = RunnerStatus(name=name)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -85,10 +89,14 @@ class Runner:
             self.status.state = "running"
             log.info("projection_started", projection=self.name,
                      position=self.recorder.max_tracking_id(self.app.name))
+            ticked = 0.0
             while not self._stop.is_set():
                 seen = self.wakeup.generation()
                 if self.step() == 0:
                     self.wakeup.wait_after(seen, IDLE_RECHECK_SECONDS)
+                if self.tick is not None and time.monotonic() - ticked >= TICK_SECONDS:
+                    ticked = time.monotonic()
+                    self.tick()
             self.status.state = "stopped"
         except Exception as error:
             self._fail(error)

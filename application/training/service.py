@@ -162,10 +162,12 @@ class TrainingService(BitstrideApplication):
             seq=seq, step=step, metrics=metrics, file_key=file_key, at=at, cause=cause))
 
     def succeed(self, job_id: UUID, *, seq: int, fine_tuned_model: str, trained_tokens: int,
-                result_files: Sequence[str], at: float, cause: Cause) -> Outcome[TrainingJob]:
+                result_files: Sequence[str], at: float, cause: Cause,
+                weights_uri: str | None = None, grader_calls: int = 0) -> Outcome[TrainingJob]:
         return self._apply(job_id, lambda job: job.succeed(
             seq=seq, fine_tuned_model=fine_tuned_model, trained_tokens=trained_tokens,
-            result_files=result_files, at=at, cause=cause))
+            result_files=result_files, at=at, cause=cause, weights_uri=weights_uri,
+            grader_calls=grader_calls))
 
     def fail(self, job_id: UUID, *, seq: int | None, error: Mapping[str, Any], at: float,
              cause: Cause) -> Outcome[TrainingJob]:

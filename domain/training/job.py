@@ -41,6 +41,7 @@ from domain.training.status import EXECUTOR_REPORTS, TERMINAL, JobStatus, allowe
 
 MAX_SEED = 2**31 - 1
 MAX_MODEL_LENGTH = 256
+MAX_URI_LENGTH = 2000
 
 
 def checked_seed(seed: int) -> int:
@@ -73,6 +74,8 @@ class TrainingJob(Aggregate):
         self.error: dict[str, str | None] | None = None
         self.fine_tuned_model: str | None = None
         self.trained_tokens: int | None = None
+        self.grader_calls = 0
+        self.weights_uri: str | None = None
         self.result_files: tuple[str, ...] = ()
         self.executor_id: str | None = None
         self.step = 0
@@ -210,26 +213,35 @@ class TrainingJob(Aggregate):
         self.last_cause = cause
 
     def succeed(self, *, seq: int, fine_tuned_model: str, trained_tokens: int,
-                result_files: Sequence[str], at: float, cause: Cause) -> bool:
-        """Wins over a pending cancel (the race rule in this module's docstring)."""
+                result_files: Sequence[str], at: float, cause: Cause,
+                weights_uri: str | None = None, grader_calls: int = 0) -> bool:
+        """Wins over a pending cancel (the race rule in this module's docstring).
+
+        `weights_uri` locates the trained weights (registered as the output model);
+        `grader_calls` counts an RL run's grader evaluations (billed beside the tokens).
+        """
         if not self._fresh("succeed", seq):
             return False
-        if isinstance(trained_tokens, bool) or not isinstance(trained_tokens, int) \
-                or trained_tokens < 0:
-            raise ValidationFailedError("'trained_tokens' must be a non-negative integer.",
-                                        param="trained_tokens")
+        for name, count in (("trained_tokens", trained_tokens), ("grader_calls", grader_calls)):
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise ValidationFailedError(f"'{name}' must be a non-negative integer.",
+                                            param=name)
         self._succeeded(seq=seq, fine_tuned_model=checked_name(
             fine_tuned_model, param="fine_tuned_model", max_length=MAX_MODEL_LENGTH),
             trained_tokens=trained_tokens, result_files=checked_files(result_files), at=at,
-            cause=cause)
+            cause=cause, grader_calls=grader_calls,
+            weights_uri=None if weights_uri is None else checked_name(
+                weights_uri, param="weights_uri", max_length=MAX_URI_LENGTH))
         return True
 
     @event("Succeeded", topic="bitstride.training.TrainingJob.Succeeded")
     def _succeeded(self, *, seq: int, fine_tuned_model: str, trained_tokens: int,
-                   result_files: list[str], at: float, cause: Cause) -> None:
+                   result_files: list[str], at: float, cause: Cause, grader_calls: int = 0,
+                   weights_uri: str | None = None) -> None:
         self.status, self.last_seq = JobStatus.SUCCEEDED, seq
         self.fine_tuned_model, self.trained_tokens = fine_tuned_model, trained_tokens
         self.result_files, self.finished_at = tuple(result_files), at
+        self.grader_calls, self.weights_uri = grader_calls, weights_uri
         self.last_cause = cause
 
     def fail(self, *, seq: int | None, error: Mapping[str, Any], at: float,

@@ -4,12 +4,13 @@ No model is loaded and no weight changes. What it does is measured and reported 
 it reads the job's pinned training file from the object store, counts its examples (non-blank
 JSONL lines) and estimates their tokens (bytes / 4), then walks the job's steps (examples x
 epochs / batch size), reporting `examples_seen` and `tokens_seen` with increasing `seq`, and
-succeeds with `trained_tokens` = tokens x epochs and a fresh `fine_tuned_model` id that no
-serving backend knows about. No loss is reported because none is computed. It exists so the
-scheduler and the job lifecycle can run end to end; a reference trainer (issue 5 §4) is next.
+succeeds with `trained_tokens` = tokens x epochs and the job's `fine_tuned_model` name, but
+with no weights, so no model is registered. No loss is reported because none is computed. It
+exists to exercise the scheduler and the job lifecycle quickly; the `local` executor runs the
+real reference trainer.
 
-Runs live in this process only: a worker restart forgets them (the scheduler's re-attach /
-`executor_lost` handling is not written yet).
+Runs live in this process only: after a worker restart they cannot be re-attached, and the
+scheduler fails them with `executor_lost` once the heartbeat timeout passes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -65,6 +65,10 @@ class Run:
     job: ExecutorJob
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
+    last_seen: float = field(default_factory=time.monotonic)
+
+    def alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
 
 
 class InlineExecutor:
@@ -91,10 +95,21 @@ class InlineExecutor:
                 run.thread.start()
         return self.executor_id(job.job_id)
 
+    def attach(self, job: ExecutorJob) -> bool:
+        """Only runs of this process can be followed: threads die with their worker."""
+        with self._lock:
+            run = self._runs.get(job.job_id)
+        return run is not None and run.alive()
+
+    def heartbeat(self, job_id: UUID) -> float | None:
+        with self._lock:
+            run = self._runs.get(job_id)
+        return time.monotonic() - run.last_seen if run is not None and run.alive() else None
+
     def stop(self, job_id: UUID) -> None:
         with self._lock:
             run = self._runs.get(job_id)
-        if run is not None and run.thread is not None and run.thread.is_alive():
+        if run is not None and run.alive():
             run.stop.set()
             return
         # No live run here (finished, or forgotten by a restart): confirm the stop ourselves.
@@ -167,13 +182,14 @@ class InlineExecutor:
                 continue
             seen = min(step * batch, measured.examples * epochs)
             seq += 1
+            run.last_seen = time.monotonic()
             self.training.report(job_id, seq=seq, step=step, metrics={
                 "examples_seen": seen,
                 "tokens_seen": seen * measured.tokens // max(measured.examples, 1)},
                 at=time.time(), cause=EXECUTOR)
         seq += 1
         self.training.succeed(job_id, seq=seq,
-                              fine_tuned_model=f"ft-inline-{uuid.uuid4().hex}",
+                              fine_tuned_model=run.job.output_model,
                               trained_tokens=measured.tokens * epochs, result_files=[],
                               at=time.time(), cause=EXECUTOR)
 

@@ -58,7 +58,7 @@ async def test_a_job_runs_to_success_on_the_inline_executor(backend_settings: Se
         done = (await client.get(f"{JOBS}/{job_id}", headers=ada.headers)).json()
         assert done["status"] == "succeeded" and done["allowed_actions"] == []
         assert isinstance(done["trained_tokens"], int) and done["trained_tokens"] > 0
-        assert done["fine_tuned_model"].startswith("ft-inline-")
+        assert done["fine_tuned_model"] == f"ft:smollm2-135m-instruct:{job_id[6:18]}"
         progress = done["progress"]
         assert progress["total_steps"] >= 1 and progress["step"] == progress["total_steps"]
 

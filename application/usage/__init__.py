@@ -1,0 +1,1 @@
+"""Recording usage idempotently by its source."""

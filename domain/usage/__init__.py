@@ -1,0 +1,1 @@
+"""Usage: what an organization consumed, one record per source, for billing."""
