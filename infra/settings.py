@@ -69,7 +69,7 @@ class Settings:
     training_heartbeat_seconds: float = 60.0
     # "local": the reference trainer, one subprocess per job; "dry-run": an executor that
     # trains nothing (it counts examples and tokens); "none": no scheduler runs.
-    training_executor: Literal["none", "dry-run", "local"] = "none"
+    training_executor: Literal["none", "dry-run", "local"] = "local"
     training_work_dir: Path | None = None  # None: <data dir>/training
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -193,7 +193,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         training_capacity=_int(env, "TRAINING_CAPACITY", 2),
         training_org_concurrency=_int(env, "TRAINING_ORG_CONCURRENCY", 2),
         training_heartbeat_seconds=_float(env, "TRAINING_HEARTBEAT_SECONDS", 60.0),
-        training_executor=_choice(env, "TRAINING_EXECUTOR", "none",  # type: ignore[arg-type]
+        training_executor=_choice(env, "TRAINING_EXECUTOR", "local",  # type: ignore[arg-type]
                                   ("none", "dry-run", "local")),
         training_work_dir=_path(env, "TRAINING_WORK_DIR"),
     )

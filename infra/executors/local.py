@@ -112,7 +112,8 @@ class LocalExecutor:
             timer.daemon = True
             timer.start()
             return
-        if run is None:  # no run here: confirm the stop ourselves
+        if run is None:  # no run (a lost one leaves only files): confirm the stop ourselves
+            self._workspace(job_id).remove()
             current = self.training.get_or_none(job_id)
             if isinstance(current, TrainingJob) and current.status is JobStatus.CANCELLING:
                 self._quietly(lambda: self.training.acknowledge_cancel(

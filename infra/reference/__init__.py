@@ -1,0 +1,1 @@
+"""The reference backend for development and tests: a tiny byte-level LM, not a real LLM."""
