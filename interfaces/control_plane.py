@@ -7,6 +7,7 @@ service client (remote, or the auth app in-process) and, when asked, the worker'
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterable
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
@@ -94,6 +95,7 @@ class ControlPlane:
         self.metrics = Metrics()
         self.log_signal = ChangeSignal()        # an event was appended to a log
         self.tracking_signal = ChangeSignal()   # a projection committed a position
+        self.draining = threading.Event()       # the server stops: long responses end now
         self.tenancy = self._application(TenancyService)
         self.datasets = self._application(DatasetService)
         self.models = self._application(ModelService)
@@ -298,6 +300,11 @@ class ControlPlane:
 
     def count_failure(self, name: str) -> None:
         self.metrics.projection_failures.labels(projection=name).inc()
+
+    def begin_draining(self) -> None:
+        """Long-lived responses (event streams) end at their next wake-up, woken now."""
+        self.draining.set()
+        self.tracking_signal.notify()
 
     def close(self) -> None:
         """Stop runners and listeners, then close stores; calling it again does nothing."""

@@ -6,6 +6,7 @@ import click
 
 from infra.logging import configure_logging
 from infra.settings import Settings, SettingsError, load_settings
+from interfaces.cli.jobs import jobs
 from interfaces.cli.projections import projections
 from interfaces.cli.serving import announce, build_plane, run_http, wait_for_signal
 
@@ -43,7 +44,7 @@ def dev(ctx: click.Context, host: str, port: int) -> None:
     plane.start_workers()
     announce(settings, host, port, "dev (control plane + auth service + worker)")
     app = create_control_plane_app(plane, "full", owns_plane=True)
-    run_http(as_asgi(app, plane.metrics), host, port, settings)
+    run_http(as_asgi(app, plane.metrics), host, port, settings, plane.begin_draining)
 
 
 @cli.command(help="The control plane API (run `bitstride worker` beside it).")
@@ -61,7 +62,7 @@ def serve(ctx: click.Context, mode: str, host: str, port: int) -> None:
     plane.start_listening()
     announce(settings, host, port, f"control plane ({mode} mode)")
     app = create_control_plane_app(plane, mode, owns_plane=True)  # type: ignore[arg-type]
-    run_http(as_asgi(app, plane.metrics), host, port, settings)
+    run_http(as_asgi(app, plane.metrics), host, port, settings, plane.begin_draining)
 
 
 @cli.command(help="Projections and process managers, until SIGTERM.")
@@ -99,3 +100,4 @@ def auth_serve(ctx: click.Context, host: str, port: int) -> None:
 
 
 cli.add_command(projections)
+cli.add_command(jobs)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -11,11 +13,35 @@ import uvicorn
 
 from infra.settings import Settings
 
+GRACEFUL_SHUTDOWN_SECONDS = 10
 
-def run_http(asgi_app: Any, host: str, port: int, settings: Settings) -> None:
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn that tells the app first when it begins to shut down.
+
+    uvicorn waits for open connections before the app's own shutdown hooks run, so a
+    long-lived response (a job's event stream) would hold every stop for the whole grace
+    period; told first, streams end at once and clients resume with `Last-Event-ID`."""
+
+    def __init__(self, config: uvicorn.Config, before_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.before_shutdown = before_shutdown
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        self.before_shutdown()
+        await super().shutdown(sockets=sockets)
+
+
+def run_http(asgi_app: Any, host: str, port: int, settings: Settings,
+             before_shutdown: Callable[[], None] = lambda: None) -> None:
     """uvicorn with uvloop and httptools where installed; SIGTERM drains in-flight requests."""
-    uvicorn.run(asgi_app, host=host, port=port, log_level=settings.log_level.lower(),
-                access_log=False, lifespan="on", timeout_graceful_shutdown=10)
+    config = uvicorn.Config(asgi_app, host=host, port=port,
+                            log_level=settings.log_level.lower(), access_log=False,
+                            lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+    server = DrainingServer(config, before_shutdown)
+    server.run()
+    if not server.started:
+        sys.exit(3)  # uvicorn's own exit code when a server fails to start
 
 
 def wait_for_signal() -> None:

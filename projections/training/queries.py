@@ -51,6 +51,18 @@ class TrainingQueries:
         """The job's feed, newest first; `after` is the last `seq` of the previous page."""
         return self._by_seq(self._current().events, org_id, job_id, after=after, limit=limit)
 
+    def events_since(self, org_id: str, job_id: str, *, after: int | None,
+                     limit: int) -> list[Row]:
+        """The job's feed oldest first, from the first `seq` above `after` (a stream's
+        cursor), at most `limit` rows."""
+        table = self._current().events
+        query = select(table).where(table.c.job_id == job_id, table.c.org_id == org_id)
+        if after is not None:
+            query = query.where(table.c.seq > after)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(table.c.seq.asc()).limit(limit)).mappings()
+            return [dict(row) for row in rows]
+
     def checkpoints(self, org_id: str, job_id: str, *, after: int | None,
                     limit: int) -> tuple[list[Row], bool]:
         return self._by_seq(self._current().checkpoints, org_id, job_id, after=after,

@@ -209,18 +209,31 @@ class DevServer:
     process: ServerProcess
 
 
-@pytest.fixture
-def dev_server(tmp_path: Path) -> Iterator[DevServer]:
-    """`bitstride dev` (control plane + auth service + worker) under uvicorn, SQLite in tmp."""
+@contextmanager
+def dev_process(tmp_path: Path, training_executor: str) -> Iterator[DevServer]:
     port = free_port()
     data_dir = tmp_path / "var"
     with running(["dev", "--host", "127.0.0.1", "--port", str(port)],
-                 # Job tests play the worker by hand (tests/support/training.py).
-                 {"BITSTRIDE_DATA_DIR": str(data_dir), "TRAINING_EXECUTOR": "none"},
+                 {"BITSTRIDE_DATA_DIR": str(data_dir), "TRAINING_EXECUTOR": training_executor},
                  tmp_path / "dev.log") as server:
         base_url = f"http://127.0.0.1:{port}"
         server.wait_healthy(base_url)
         yield DevServer(base_url, data_dir, server)
+
+
+@pytest.fixture
+def dev_server(tmp_path: Path) -> Iterator[DevServer]:
+    """`bitstride dev` (control plane + auth service + worker) under uvicorn, SQLite in tmp.
+    No training scheduler: job tests play the worker by hand (tests/support/training.py)."""
+    with dev_process(tmp_path, "none") as server:
+        yield server
+
+
+@pytest.fixture
+def training_dev_server(tmp_path: Path) -> Iterator[DevServer]:
+    """`bitstride dev` as `make run` starts it: jobs train on the reference trainer."""
+    with dev_process(tmp_path, "local") as server:
+        yield server
 
 
 # -- in process ------------------------------------------------------------------------------

@@ -107,3 +107,35 @@ async def test_openai_fine_tuning_calls_parse(dev_server: DevServer) -> None:
     finally:
         worker.close()
         client.close()
+
+
+async def test_openai_client_follows_a_real_training_run(training_dev_server: DevServer) -> None:
+    """As `make run` starts it: the job trains on the reference trainer, no test plays it."""
+    base_url = training_dev_server.base_url
+    async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as http:
+        ada = await sign_up(http)
+        train = await validated_dataset(http, ada.headers)
+    client = openai.OpenAI(base_url=f"{base_url}/v1", api_key=ada.access_token,
+                           max_retries=0, timeout=10.0)
+    try:
+        job = client.fine_tuning.jobs.create(
+            model="reference-byte-lm", training_file=train, suffix="real",
+            method={"type": "supervised",
+                    "supervised": {"hyperparameters": {"n_epochs": 2, "batch_size": 2}}})
+        assert eventually(lambda: client.fine_tuning.jobs.retrieve(job.id).status in (
+            "succeeded", "failed", "cancelled"))
+        done = client.fine_tuning.jobs.retrieve(job.id)
+        assert done.status == "succeeded", done.error
+        assert done.fine_tuned_model == f"ft:reference-byte-lm:real:{job.id[6:18]}"
+        assert done.trained_tokens and len(done.result_files) == 2
+
+        events = list(client.fine_tuning.jobs.list_events(job.id, limit=5))  # pages through
+        losses = [e.data["train_loss"] for e in reversed(events) if e.type == "metrics"]
+        assert len(losses) == 10 and losses[-1] < losses[0]
+        checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id)
+        assert checkpoints.data[0].step_number == 10
+        assert checkpoints.data[0].metrics.train_loss == losses[-1]
+        model = client.models.retrieve(done.fine_tuned_model)
+        assert model.id.startswith("model_")
+    finally:
+        client.close()

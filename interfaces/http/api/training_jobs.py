@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
+from litestar.params import FromPath, HeaderParameter, QueryParameter
+from litestar.response import ServerSentEvent
 
 from application.training.service import NewJob
 from domain.shared.errors import NotFoundError, ValidationFailedError
@@ -25,6 +28,7 @@ from interfaces.control_plane import ControlPlane
 from interfaces.http.commands import cause_for, fingerprint
 from interfaces.http.docs import errors
 from interfaces.http.errors import ApiError
+from interfaces.http.job_event_stream import KEEPALIVE_SECONDS, job_event_stream
 from interfaces.http.schemas import ListPage, page_of
 from interfaces.http.security import Principal, require_scope
 from interfaces.http.training_presenter import (
@@ -40,6 +44,44 @@ from interfaces.http.training_schemas import JobCheckpoint, JobEvent, TrainingJo
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size, 1 to 100.")]
 After = Annotated[str | None, QueryParameter(description="Last id of the previous page.")]
+Stream = Annotated[bool, QueryParameter(
+    description="Answer `text/event-stream`: the job's events oldest first, live, then "
+                "`done`.")]
+LastEventId = Annotated[str | None, HeaderParameter(
+    name="Last-Event-ID", description="With `stream=true`: resume after this event id "
+                                      "(`ftevent_123`); wins over `after`.")]
+
+EVENTS_DESCRIPTION = f"""\
+A page of the job's events, newest first (`after`: the last id of the previous page).
+
+With `stream=true` the answer is `text/event-stream` (server-sent events) instead: every event
+of the job oldest first, after the `Last-Event-ID` header's event (or `after`'s, the same
+cursor; neither: from the start), then new events as they are recorded. Each message has
+`id: ftevent_N`, `event: message` or `event: metrics` (the event's `type`) and, as `data`,
+the event object this list returns. After {KEEPALIVE_SECONDS:g} s without one, a
+`: keep-alive` comment. Once the job is succeeded, failed or cancelled and every event up to
+then was sent, a last `event: done` message carries the job object and the stream ends.
+A reconnecting client sends `Last-Event-ID` and misses nothing. Errors (auth, 404, a
+malformed `Last-Event-ID`: 400) are answered as JSON before the stream starts.
+"""
+
+
+@dataclass
+class EventsOperation(Operation):
+    """The events route's 200 is a list page or, with `stream=true`, an event stream."""
+
+    def __post_init__(self) -> None:
+        ok = self.responses.get("200") if self.responses else None
+        if isinstance(ok, OpenAPIResponse):
+            ok.description = "A page of events, or with `stream=true` server-sent events."
+            page = (ok.content or {}).get("application/json")
+            if page is not None and isinstance(page.schema, Schema) and page.schema.one_of:
+                # The return annotation's union: the JSON body is only ever the page.
+                page.schema = page.schema.one_of[0]
+            ok.content = {**(ok.content or {}), "text/event-stream": OpenAPIMediaType(schema=Schema(
+                type=OpenAPIType.STRING,
+                description="Server-sent events: `id: ftevent_N`, `event: message|metrics|"
+                            "done`, `data: <event or, for done, job JSON>`."))}
 
 
 def operation(verb: str, suffix: str = "") -> Callable[..., str]:
@@ -69,6 +111,16 @@ def cursor(prefix: str, after: str | None) -> int | None:
     if head != prefix or not number.isdigit():
         raise ApiError(400, "invalid_request", f"'after' must be an id like {prefix}_123.",
                        param="after")
+    return int(number)
+
+
+def stream_cursor(last_event_id: str) -> int:
+    """The seq in a `Last-Event-ID` header (`ftevent_42`)."""
+    head, _, number = last_event_id.strip().partition("_")
+    if head != EVENT_PREFIX or not number.isdigit():
+        raise ApiError(400, "invalid_request",
+                       f"'Last-Event-ID' must be an event id like {EVENT_PREFIX}_123.",
+                       param="Last-Event-ID")
     return int(number)
 
 
@@ -144,12 +196,24 @@ class TrainingJobsController(Controller):
         return job_from_row(self.job_kind, row_of(outcome.aggregate))
 
     @get("/{job_id:str}/events", sync_to_thread=True, operation_id=operation("list", "Events"),
-         summary="A job's events, newest first", responses=errors(400, 401, 403, 404))
+         summary="A job's events, newest first; or followed live as server-sent events",
+         description=EVENTS_DESCRIPTION, operation_class=EventsOperation,
+         responses=errors(400, 401, 403, 404))
     def events(self, job_id: FromPath[str], principal: NamedDependency[Principal],
-               plane: NamedDependency[ControlPlane], limit: Limit = 20,
-               after: After = None) -> ListPage[JobEvent]:
+               plane: NamedDependency[ControlPlane], *, limit: Limit = 20,
+               after: After = None, stream: Stream = False,
+               last_event_id: LastEventId = None) -> ListPage[JobEvent] | ServerSentEvent:
         require_scope(principal, f"{self.job_kind.kind}:read")
         row = self._row(principal, plane, job_id)
+        if stream:  # every check above is done: errors are still JSON envelopes
+            since = stream_cursor(last_event_id) if last_event_id and last_event_id.strip() \
+                else cursor(EVENT_PREFIX, after)
+            # The header: a handler's JSON media type would otherwise win over the stream's.
+            return ServerSentEvent(job_event_stream(
+                plane.training_queries, plane.tracking_signal, self.job_kind,
+                org_hex=principal.org_hex, job_hex=row["id"], after=since,
+                draining=plane.draining),
+                headers={"content-type": "text/event-stream; charset=utf-8"})
         rows, has_more = plane.training_queries.events(
             principal.org_hex, row["id"], after=cursor(EVENT_PREFIX, after), limit=limit)
         items = [event_from_row(self.job_kind, event) for event in rows]
