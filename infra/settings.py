@@ -71,11 +71,19 @@ class Settings:
     # trains nothing (it counts examples and tokens); "none": no scheduler runs.
     training_executor: Literal["none", "dry-run", "local"] = "local"
     training_work_dir: Path | None = None  # None: <data dir>/training
+    # -- serving (issue 6) --
+    deployment_controller: bool = True  # the worker reconciles deployments with replicas
+    serving_work_dir: Path | None = None  # None: <data dir>/serving
+    replica_ready_timeout_seconds: float = 60.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def training_runs_dir(self) -> Path:
         return self.training_work_dir or self.data_dir / "training"
+
+    @property
+    def serving_replicas_dir(self) -> Path:
+        return self.serving_work_dir or self.data_dir / "serving"
 
     @property
     def events_sqlite_path(self) -> Path:
@@ -196,6 +204,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         training_executor=_choice(env, "TRAINING_EXECUTOR", "local",  # type: ignore[arg-type]
                                   ("none", "dry-run", "local")),
         training_work_dir=_path(env, "TRAINING_WORK_DIR"),
+        # -- serving (issue 6) --
+        deployment_controller=_choice(env, "DEPLOYMENT_CONTROLLER", "on", ("on", "off")) == "on",
+        serving_work_dir=_path(env, "SERVING_WORK_DIR"),
+        replica_ready_timeout_seconds=_float(env, "REPLICA_READY_TIMEOUT_SECONDS", 60.0),
     )
 
 

@@ -13,6 +13,8 @@ import structlog
 
 from application.datasets.service import DatasetService
 from application.models.service import ModelService, NewModel
+from application.serving.backend import ServedWeights
+from application.serving.ports import ServableModel
 from application.training.ports import OutputModel, PinnedDataset, TrainableModel
 from domain.catalog.model import Model
 from domain.catalog.name_claim import BASE_SCOPE, ModelNameClaim, name_scope
@@ -46,9 +48,12 @@ class DatasetAggregates:
 
 
 class ModelAggregates:
-    """`ModelCatalog` and `OutputModels` over the Models application. A model is found by id,
-    or by name (the org's model first, then a base model), as `GET /v1/models/{model}`
-    resolves it."""
+    """The catalogs training and serving read, over the Models application: `ModelCatalog`
+    and `OutputModels` for jobs, `ModelCatalog` (serving's) and `ServedModels` for
+    deployments.
+
+    A model is found by id, or by name (the org's model first, then a base model), as
+    `GET /v1/models/{model}` resolves it."""
 
     def __init__(self, models: ModelService) -> None:
         self.models = models
@@ -63,6 +68,18 @@ class ModelAggregates:
                               capabilities=frozenset(found.capabilities.training),
                               base_model_id=format_id("model", base.id), base_name=base.name,
                               weights_uri=found.weights_uri)
+
+    def servable(self, org_id: UUID, model: str) -> ServableModel:
+        """The serving context's `ModelCatalog`: may a deployment serve it?"""
+        found = self.models.model(org_id, self._model_id(org_id, model))  # 404 across tenants
+        return ServableModel(id=format_id("model", found.id), name=found.name,
+                             serving=found.capabilities.serving)
+
+    def weights_of(self, org_id: UUID, model: str) -> ServedWeights:
+        """`ServedModels` for the deployment controller: what a replica loads."""
+        found = self.trainable(org_id, model)
+        return ServedWeights(name=found.name, base_name=found.base_name,
+                             weights_uri=found.weights_uri)
 
     def register(self, output: OutputModel, *, cause: Cause) -> None:
         """Keyed by the job, so a repeat finds the model registered the first time."""

@@ -23,6 +23,7 @@ from application.identity.log_reader import AuthLogReader
 from application.identity.service import IdentityService
 from application.models.service import ModelService
 from application.ports import SessionRevocations
+from application.serving.service import DeploymentService
 from application.shared.base import BitstrideApplication
 from application.tenancy.service import TenancyService
 from application.training.service import TrainingService
@@ -52,6 +53,10 @@ from projections.models.projection import PROJECTION_NAME as MODELS
 from projections.models.projection import ModelsProjection, ModelsView
 from projections.models.queries import ModelQueries
 from projections.runner import Runner, RunnerLock
+from projections.serving.projection import PROJECTION_NAME as DEPLOYMENTS
+from projections.serving.projection import DeploymentsProjection, DeploymentsView
+from projections.serving.queries import DeploymentQueries
+from projections.serving.usage import ActiveDeployments, ModelUsers
 from projections.signal import ChangeSignal
 from projections.supervisor import ProjectionSupervisor
 from projections.tenancy.projection import PROJECTION_NAME as TENANCY
@@ -104,6 +109,8 @@ class ControlPlane:
         self.training = self._wired(TrainingService(
             env=tenancy_env(settings), datasets=DatasetAggregates(self.datasets),
             models=self.model_catalog))
+        self.serving = self._wired(DeploymentService(
+            env=tenancy_env(settings), models=self.model_catalog))
         self.read_engine: Engine = read_model_engine(
             settings.database_url, settings.events_sqlite_path, settings.read_model_schema)
         self.generations = GenerationRegistry(self.read_engine)
@@ -111,8 +118,12 @@ class ControlPlane:
         self.dataset_queries = DatasetQueries(self.read_engine, self.generations)
         self.model_queries = ModelQueries(self.read_engine, self.generations)
         self.training_queries = TrainingQueries(self.read_engine, self.generations)
-        # Unfinished jobs hold on to the datasets and models they train from.
-        self.models.usage = self.datasets.usage = UnfinishedJobs(self.training_queries)
+        self.deployment_queries = DeploymentQueries(self.read_engine, self.generations)
+        # Unfinished jobs hold on to the datasets and models they train from; deployments that
+        # are not stopped, to the models they serve.
+        unfinished_jobs = UnfinishedJobs(self.training_queries)
+        self.datasets.usage = unfinished_jobs
+        self.models.usage = ModelUsers(unfinished_jobs, ActiveDeployments(self.deployment_queries))
         self.object_store = object_store(settings.object_store_url, settings.data_dir)
         self.read_models = ReadModels(
             self.read_engine, self.generations, log_signal=self.log_signal,
@@ -124,6 +135,8 @@ class ControlPlane:
         self.read_models.add(ReadModel(MODELS, self.models, ModelsView, ModelsProjection))
         self.read_models.add(ReadModel(TRAINING, self.training, TrainingView,
                                        TrainingProjection))
+        self.read_models.add(ReadModel(DEPLOYMENTS, self.serving, DeploymentsView,
+                                       DeploymentsProjection))
         self.load_model_catalog()
         self.revocations = build_revocations(settings)
         # API keys: introspection results cached briefly, dropped when the auth service pushes.
@@ -159,7 +172,8 @@ class ControlPlane:
 
     @property
     def applications(self) -> list[BitstrideApplication]:
-        return [self.tenancy, self.datasets, self.models, self.training, self.usage]
+        return [self.tenancy, self.datasets, self.models, self.training, self.usage,
+                self.serving]
 
     def load_model_catalog(self) -> int | None:
         """Record the catalog file's base models (at every start: unchanged entries record

@@ -8,12 +8,16 @@ from dataclasses import dataclass
 from eventsourcing.persistence import Tracking
 
 from application.datasets.validation import DatasetValidation
+from application.serving.backend import ServingBackend
+from application.serving.controller import ControllerSettings, DeploymentController
 from application.tenancy.policies import OrganizationClosure, PersonalOrganizations
 from application.training.ports import Executor
 from application.training.scheduler import Limits, TrainingScheduler
 from infra.executors.inline import InlineExecutor
 from infra.executors.local import LocalExecutor
 from infra.identity_gateway import HttpIdentityGateway, InProcessIdentityGateway
+from infra.serving.reference import ReferenceBackend
+from infra.serving.upstream import UpstreamBackend
 from infra.tokenizers import token_counter_for
 from interfaces.control_plane import ControlPlane
 from projections.runner import Runner
@@ -24,6 +28,7 @@ PERSONAL_ORGANIZATIONS = "personal-organizations"
 DATASET_VALIDATION = "dataset-validation"
 ORGANIZATION_CLOSURE = "organization-closure"
 TRAINING_SCHEDULER = "training-scheduler"
+DEPLOYMENT_CONTROLLER = "deployment-controller"
 
 
 class ProjectedProjectDirectory:
@@ -68,6 +73,8 @@ def process_manager_runners(plane: ControlPlane) -> list[Runner]:
     ]
     if settings.training_executor != "none":
         runners.append(training_scheduler_runner(plane))
+    if settings.deployment_controller:
+        runners.append(deployment_controller_runner(plane))
     return runners
 
 
@@ -92,6 +99,23 @@ def training_scheduler_runner(plane: ControlPlane) -> Runner:
                   recorder=scheduling, wakeup=plane.log_signal,
                   lock=plane.runner_lock(TRAINING_SCHEDULER), on_failure=plane.count_failure,
                   tick=scheduler.tick)
+
+
+def deployment_controller_runner(plane: ControlPlane) -> Runner:
+    settings = plane.settings
+    controlling = SqlTrackingRecorder(plane.read_engine, DEPLOYMENT_CONTROLLER,
+                                      plane.tracking_signal)
+    backends: dict[str, ServingBackend] = {
+        "reference": ReferenceBackend(plane.object_store, work_dir=settings.serving_replicas_dir),
+        "upstream": UpstreamBackend()}
+    controller = DeploymentController(
+        plane.serving, backends, controlling, models=plane.model_catalog, usage=plane.usage,
+        settings=ControllerSettings(
+            ready_timeout_seconds=settings.replica_ready_timeout_seconds))
+    return Runner(name=DEPLOYMENT_CONTROLLER, app=plane.serving, processor=controller,
+                  recorder=controlling, wakeup=plane.log_signal,
+                  lock=plane.runner_lock(DEPLOYMENT_CONTROLLER), on_failure=plane.count_failure,
+                  tick=controller.tick)
 
 
 @dataclass(frozen=True)
@@ -123,6 +147,8 @@ def projection_status(plane: ControlPlane) -> list[ProjectionStatus]:
                 (PERSONAL_ORGANIZATIONS, plane.identity_log())]
     if plane.settings.training_executor != "none":
         managers.append((TRAINING_SCHEDULER, plane.training))
+    if plane.settings.deployment_controller:
+        managers.append((DEPLOYMENT_CONTROLLER, plane.serving))
     for name, app in managers:
         rows.append(ProjectionStatus(name, 1, position(name, app.name),
                                      app.recorder.max_notification_id() or 0))

@@ -67,11 +67,12 @@ def sqlite_settings(tmp_path: Path) -> Settings:
     No training scheduler: job tests play the worker by hand (tests/support/training.py);
     tests of the scheduler turn it on with `training_executor="dry-run"`."""
     return Settings(data_dir=tmp_path / "var", read_your_writes_timeout_seconds=5.0,
-                    training_executor="none")
+                    training_executor="none", deployment_controller=False)
 
 
 @pytest.fixture
 def postgres_settings(postgres_url: str, pg_schemas: dict[str, str], tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "var", database_url=postgres_url,
                     auth_database_url=postgres_url, training_executor="none",
+                    deployment_controller=False,
                     **pg_schemas)  # type: ignore[arg-type]

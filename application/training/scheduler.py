@@ -34,6 +34,7 @@ from uuid import UUID
 import structlog
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
+from application.shared.scan import created_ids
 from application.training.completion import complete
 from application.training.launch import executor_job
 from application.training.ports import (
@@ -53,7 +54,6 @@ from domain.training.status import TERMINAL, JobStatus
 log = structlog.get_logger("bitstride.training.scheduler")
 SCHEDULER = Cause(actor_id="training-scheduler", actor_kind="system")
 CREATED_TOPIC = "bitstride.training.TrainingJob.Created"
-SCAN_PAGE = 1000
 # Events after which a slot may be free or a job may be waiting for one. (Looked up by name:
 # the event classes are made by `@event` at class creation, unseen by the type checker.)
 ADMITTING: tuple[type, ...] = tuple(vars(TrainingJob)[name] for name in (
@@ -240,16 +240,7 @@ class TrainingScheduler:
     def unfinished(self) -> set[UUID]:
         """Every job created so far that was not seen to finish; found once from the log."""
         if self._unfinished is None:
-            found: set[UUID] = set()
-            start = 1
-            while True:
-                page = self.training.recorder.select_notifications(
-                    start, SCAN_PAGE, topics=[CREATED_TOPIC])
-                found.update(UUID(str(notification.originator_id)) for notification in page)
-                if len(page) < SCAN_PAGE:
-                    break
-                start = page[-1].id + 1
-            self._unfinished = found
+            self._unfinished = created_ids(self.training, CREATED_TOPIC)
         return self._unfinished
 
     def _job(self, job_id: UUID) -> TrainingJob | None:

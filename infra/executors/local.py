@@ -1,7 +1,7 @@
 """The local executor: one reference-trainer subprocess per job, followed through files.
 
 The trainer (`python -m infra.reference.trainer job.json`, infra/reference/) prints one JSON
-line per report on its stdout, which goes to `progress.jsonl` in the run's workspace; a
+line per report on its stdout, which goes to a file in the run's workspace; a
 follower thread reads that file and turns line N into an executor command with `seq` N.
 Because the reports live in a file and the trainer runs in a session of its own, a worker
 killed and restarted re-attaches: it follows the same file again from line 1, the job drops
@@ -168,11 +168,7 @@ class LocalExecutor:
             "seed": job.seed, "total_steps": steps,
             "checkpoint_every": max(steps // CHECKPOINT_EVERY_FRACTION, 1),
             "output_dir": str(workspace.output)})
-        with workspace.progress.open("wb") as stdout, workspace.log.open("wb") as stderr:
-            process = subprocess.Popen(  # noqa: S603 - our own trainer, no shell
-                [*self.trainer, str(workspace.job_file)], stdout=stdout, stderr=stderr,
-                stdin=subprocess.DEVNULL, cwd=workspace.root, start_new_session=True)
-        workspace.record_pid(process.pid)
+        process = workspace.launch([*self.trainer, str(workspace.job_file)])
         log.info("training_run_started", job_id=job.job_id.hex, pid=process.pid,
                  method=job.method, total_steps=steps)
         self._follow(Run(job, workspace, process))
@@ -293,7 +289,7 @@ class LocalExecutor:
                 run.job.job_id, seq=seq, at=time.time(), cause=EXECUTOR))
             return
         code = run.process.returncode if run.process is not None else None
-        tail = _last_line(run.workspace.log)
+        tail = run.workspace.last_line()
         log.error("training_run_crashed", job_id=run.job.job_id.hex, exit_code=code,
                   last_log_line=tail)
         self._quietly(lambda: self.training.fail(run.job.job_id, seq=seq, error={
@@ -321,11 +317,3 @@ def _has_last_word(progress: Path) -> bool:
             if line.endswith(b"\n") and json.loads(line).get("type") in TERMINAL_LINES:
                 return True
     return False
-
-
-def _last_line(path: Path, limit: int = 300) -> str:
-    with contextlib.suppress(OSError):
-        lines = path.read_text(errors="replace").strip().splitlines()
-        if lines:
-            return lines[-1][:limit]
-    return "(no output)"

@@ -85,10 +85,19 @@ def generate(params: Params, messages: Sequence[chat.Message], *, max_tokens: in
 
     `rng` is a generator to draw from or a seed; the same seed gives the same answer.
     """
+    return generate_from(params, chat.prompt_tokens(messages), max_tokens=max_tokens,
+                         temperature=temperature, top_p=top_p, rng=rng, stop=stop)
+
+
+def generate_from(params: Params, prompt: Sequence[int], *, max_tokens: int,
+                  temperature: float = 1.0, top_p: float = 1.0,
+                  rng: np.random.Generator | int | None = None,
+                  stop: Sequence[str] | None = None) -> Iterator[Token]:
+    """What follows the prompt's tokens (a rendered chat, or a raw completion's bytes)."""
     if max_tokens < 1:
         raise ValueError("max_tokens must be at least 1.")
     generator = np.random.default_rng(rng)
-    context = chat.prompt_tokens(messages)
+    context = list(prompt)
     release = _Release(stop or ())
     for count in range(1, max_tokens + 1):
         token = choose(next_logprobs(params, context), temperature, top_p, generator)

@@ -18,6 +18,7 @@ from infra.settings import RuntimeMode
 from interfaces.control_plane import ControlPlane
 from interfaces.http.api.auth_proxy import AUTH_PROXY_HANDLERS
 from interfaces.http.api.datasets import DatasetsController
+from interfaces.http.api.deployments import DeploymentsController
 from interfaces.http.api.fine_tuning import FineTuningJobsController
 from interfaces.http.api.health import HEALTH_HANDLERS
 from interfaces.http.api.models import ModelsController
@@ -61,7 +62,7 @@ def create_control_plane_app(plane: ControlPlane, mode: RuntimeMode = "full", *,
     if mode == "full":
         handlers += [ProjectsController, OrganizationsController, DatasetsController,
                      ModelsController, FineTuningJobsController, RlJobsController,
-                     *AUTH_PROXY_HANDLERS]
+                     DeploymentsController, *AUTH_PROXY_HANDLERS]
     return Litestar(
         route_handlers=handlers,
         dependencies={"plane": Provide(provide_plane),

@@ -46,7 +46,8 @@ SETTINGS_VARIABLES = {
     "REFRESH_TOKEN_TTL_SECONDS", "AUTH_SIGNING_KEY_FILE", "MAX_BODY_BYTES",
     "READ_YOUR_WRITES_TIMEOUT_SECONDS", "READY_MAX_LAG", "PUBLIC_URL",
     "TRAINING_CAPACITY", "TRAINING_EXECUTOR", "TRAINING_ORG_CONCURRENCY",
-    "TRAINING_HEARTBEAT_SECONDS", "TRAINING_WORK_DIR",
+    "TRAINING_HEARTBEAT_SECONDS", "TRAINING_WORK_DIR", "DEPLOYMENT_CONTROLLER",
+    "SERVING_WORK_DIR", "REPLICA_READY_TIMEOUT_SECONDS",
 }
 
 
@@ -210,12 +211,14 @@ class DevServer:
 
 
 @contextmanager
-def dev_process(tmp_path: Path, training_executor: str) -> Iterator[DevServer]:
+def dev_process(tmp_path: Path, workers: str) -> Iterator[DevServer]:
+    """`workers`: "on" runs the training scheduler and the deployment controller."""
     port = free_port()
     data_dir = tmp_path / "var"
     with running(["dev", "--host", "127.0.0.1", "--port", str(port)],
-                 {"BITSTRIDE_DATA_DIR": str(data_dir), "TRAINING_EXECUTOR": training_executor},
-                 tmp_path / "dev.log") as server:
+                 {"BITSTRIDE_DATA_DIR": str(data_dir),
+                  "TRAINING_EXECUTOR": "local" if workers == "on" else "none",
+                  "DEPLOYMENT_CONTROLLER": workers}, tmp_path / "dev.log") as server:
         base_url = f"http://127.0.0.1:{port}"
         server.wait_healthy(base_url)
         yield DevServer(base_url, data_dir, server)
@@ -225,14 +228,14 @@ def dev_process(tmp_path: Path, training_executor: str) -> Iterator[DevServer]:
 def dev_server(tmp_path: Path) -> Iterator[DevServer]:
     """`bitstride dev` (control plane + auth service + worker) under uvicorn, SQLite in tmp.
     No training scheduler: job tests play the worker by hand (tests/support/training.py)."""
-    with dev_process(tmp_path, "none") as server:
+    with dev_process(tmp_path, "off") as server:
         yield server
 
 
 @pytest.fixture
 def training_dev_server(tmp_path: Path) -> Iterator[DevServer]:
     """`bitstride dev` as `make run` starts it: jobs train on the reference trainer."""
-    with dev_process(tmp_path, "local") as server:
+    with dev_process(tmp_path, "on") as server:
         yield server
 
 

@@ -6,37 +6,16 @@ infra/executors/inline.py.)"""
 
 from __future__ import annotations
 
-import time
-
 import anyio.to_thread
 import pytest
 
-from domain.shared.ids import parse_id
-from domain.training.job import TrainingJob
-from domain.training.status import TERMINAL
 from infra.settings import Settings
-from interfaces.control_plane import ControlPlane
 from tests.e2e.conftest import in_process, sign_up
 from tests.support.training import BASE, dataset, settle
+from tests.support.waiting import terminal
 
 pytestmark = pytest.mark.anyio
 JOBS = "/v1/fine_tuning/jobs"
-DEADLINE_SECONDS = 30.0
-
-
-def finished(plane: ControlPlane, job_id: str) -> TrainingJob:
-    """The job once terminal: woken by each append to a log, bounded by a deadline."""
-    target = parse_id("ftjob", job_id)
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        seen = plane.log_signal.generation()
-        job = plane.training.get_or_none(target)
-        assert isinstance(job, TrainingJob)
-        if job.status in TERMINAL:
-            return job
-        left = deadline - time.monotonic()
-        assert left > 0, f"job still {job.status.value} after {DEADLINE_SECONDS}s"
-        plane.log_signal.wait_after(seen, min(left, 1.0))
 
 
 async def test_a_job_runs_to_success_on_the_inline_executor(backend_settings: Settings) -> None:
@@ -51,7 +30,7 @@ async def test_a_job_runs_to_success_on_the_inline_executor(backend_settings: Se
                        "supervised": {"hyperparameters": {"n_epochs": 2, "batch_size": 1}}}})
         assert response.status_code == 200, response.text
         job_id = response.json()["id"]
-        job = await anyio.to_thread.run_sync(lambda: finished(plane, job_id))
+        job = await anyio.to_thread.run_sync(lambda: terminal(plane, job_id))
         assert job.status.value == "succeeded", job.error
         await settle(plane)
 

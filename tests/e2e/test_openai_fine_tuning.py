@@ -135,7 +135,13 @@ async def test_openai_client_follows_a_real_training_run(training_dev_server: De
         checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id)
         assert checkpoints.data[0].step_number == 10
         assert checkpoints.data[0].metrics.train_loss == losses[-1]
-        model = client.models.retrieve(done.fine_tuned_model)
-        assert model.id.startswith("model_")
+        def registered() -> Any:  # the scheduler registers the model just after the success
+            try:
+                return client.models.retrieve(str(done.fine_tuned_model))
+            except openai.NotFoundError:
+                return None
+
+        model = eventually(registered)
+        assert model is not None and model.id.startswith("model_")
     finally:
         client.close()

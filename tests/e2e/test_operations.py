@@ -133,6 +133,7 @@ DOCUMENTED_ROUTES = {
     "/v1/api_keys": {"get", "post"}, "/v1/api_keys/{key_id}": {"put", "delete"},
     "/v1/projects": {"get", "post"}, "/v1/projects/{project_id}": {"get", "put", "delete"},
     "/v1/orgs/current": {"get", "put", "delete"},
+    "/v1/deployments": {"get", "post"}, "/v1/deployments/{deployment_id}": {"get", "put"},
     "/health": {"get"}, "/ready": {"get"}, "/metrics": {"get"},
 }
 

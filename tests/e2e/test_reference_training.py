@@ -7,46 +7,37 @@ checkpoint files in the object store, its model registered with lineage, and its
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import anyio.to_thread
 import pytest
 
-from domain.shared.ids import parse_id
-from domain.training.job import TrainingJob
-from domain.training.status import TERMINAL
-from domain.usage.record import UsageRecord
 from infra.settings import Settings
 from interfaces.control_plane import ControlPlane
+from interfaces.worker import TRAINING_SCHEDULER
+from projections.tracking import SqlTrackingRecorder
 from tests.e2e.conftest import in_process, sign_up
-from tests.support.training import GRADER, dataset, settle
+from tests.support.training import GRADER, dataset, settle, slow_dataset
+from tests.support.usage import usage_records
+from tests.support.waiting import at_step, terminal
 
 pytestmark = pytest.mark.anyio
 REFERENCE = "reference-byte-lm"
 DEADLINE_SECONDS = 60.0
 
 
-def terminal(plane: ControlPlane, job_id: str) -> TrainingJob:
-    """The job once terminal: woken by each append to a log, bounded by a deadline."""
-    target = parse_id(job_id.partition("_")[0], job_id)
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        seen = plane.log_signal.generation()
-        job = plane.training.get_or_none(target)
-        assert isinstance(job, TrainingJob)
-        if job.status in TERMINAL:
-            return job
-        left = deadline - time.monotonic()
-        assert left > 0, f"job still {job.status.value} after {DEADLINE_SECONDS}s"
-        plane.log_signal.wait_after(seen, min(left, 1.0))
+def scheduler_done(plane: ControlPlane) -> None:
+    """Until the scheduler has acted on every job event so far (model registration and usage
+    follow a job's success), and the models read model shows what it registered."""
+    SqlTrackingRecorder(plane.read_engine, TRAINING_SCHEDULER).wait(
+        plane.training.name, plane.training.recorder.max_notification_id(),
+        timeout=DEADLINE_SECONDS)
+    plane.await_projections(plane.models.name, plane.models.recorder.max_notification_id())
 
 
-def usage_of(plane: ControlPlane, job_id: str) -> dict[str, int]:
-    records = [plane.usage.repository.get(plane.usage.mapper.to_domain_event(n).originator_id)
-               for n in plane.usage.recorder.select_notifications(1, 10_000)]
-    return {record.meter.value: record.quantity for record in records
-            if isinstance(record, UsageRecord) and record.source_id == job_id}
+def usage_of(plane: ControlPlane, source_id: str) -> dict[str, int]:
+    return {record.meter.value: record.quantity for record in usage_records(plane)
+            if record.source_id == source_id}
 
 
 def local(settings: Settings) -> Settings:
@@ -67,6 +58,7 @@ async def test_a_supervised_job_trains_registers_its_model_and_bills_its_tokens(
         job = await anyio.to_thread.run_sync(lambda: terminal(plane, job_id))
         assert job.status.value == "succeeded", job.error
         await settle(plane)
+        await anyio.to_thread.run_sync(lambda: scheduler_done(plane))
 
         done = (await client.get(f"/v1/fine_tuning/jobs/{job_id}", headers=ada.headers)).json()
         assert done["fine_tuned_model"] == f"ft:{REFERENCE}:terse:{job_id[6:18]}"
@@ -121,6 +113,7 @@ async def test_an_rl_job_reports_rewards_and_bills_grader_calls(
         job = await anyio.to_thread.run_sync(lambda: terminal(plane, job_id))
         assert job.status.value == "succeeded", job.error
         await settle(plane)
+        await anyio.to_thread.run_sync(lambda: scheduler_done(plane))
         events = (await client.get(f"/v1/rl/jobs/{job_id}/events", headers=ada.headers,
                                    params={"limit": 100})).json()["data"]
         rewards = [event["data"]["mean_reward"] for event in events
@@ -133,25 +126,19 @@ async def test_an_rl_job_reports_rewards_and_bills_grader_calls(
 async def test_cancelling_a_running_job_stops_its_trainer(backend_settings: Settings) -> None:
     async with in_process(local(backend_settings)) as (plane, client):
         ada = await sign_up(client)
-        train = await dataset(client, plane, ada)
+        train = await slow_dataset(client, plane, ada)
         response = await client.post("/v1/fine_tuning/jobs", headers=ada.headers, json={
             "model": REFERENCE, "training_file": train,
             "method": {"type": "supervised",
-                       "supervised": {"hyperparameters": {"n_epochs": 50, "batch_size": 1}}}})
+                       "supervised": {"hyperparameters": {"n_epochs": 10, "batch_size": 32}}}})
         job_id = response.json()["id"]
-
-        def first_step() -> None:
-            target = parse_id("ftjob", job_id)
-            deadline = time.monotonic() + DEADLINE_SECONDS
-            while (job := plane.training.get_or_none(target)).step < 1:
-                assert time.monotonic() < deadline and job.status.value not in TERMINAL
-                plane.log_signal.wait_after(plane.log_signal.generation(), 0.2)
-
-        await anyio.to_thread.run_sync(first_step)
+        await anyio.to_thread.run_sync(lambda: at_step(plane, job_id, 1))
         cancel = await client.post(f"/v1/fine_tuning/jobs/{job_id}/cancel", headers=ada.headers)
-        assert cancel.status_code == 200 and cancel.json()["status"] == "cancelling"
+        assert cancel.status_code == 200, cancel.text
+        assert cancel.json()["status"] == "cancelling"
         job = await anyio.to_thread.run_sync(lambda: terminal(plane, job_id))
-        assert job.status.value == "cancelled" and job.step < 500
+        assert job.status.value == "cancelled" and job.step < job.total_steps
+        await anyio.to_thread.run_sync(lambda: scheduler_done(plane))
         assert usage_of(plane, job_id) == {}
 
 

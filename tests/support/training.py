@@ -3,6 +3,7 @@ commands (the scheduler and executors do not exist yet, so tests play their part
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anyio.to_thread
@@ -34,6 +35,24 @@ async def dataset(client: httpx.AsyncClient, plane: ControlPlane, account: Accou
     assert uploaded.status_code == 201, uploaded.text
     if validate:
         assert (await validated(client, plane, account, created["id"]))["status"] == "valid"
+    dataset_id: str = created["id"]
+    return dataset_id
+
+
+async def slow_dataset(client: httpx.AsyncClient, plane: ControlPlane, account: Account,
+                       rows: int = 200) -> str:
+    """A validated chat dataset whose long answers make each reference-trainer step take a
+    noticeable time (~0.15 s at batch size 32), for tests that act while a run goes on."""
+    words = ("alpha", "beta", "gamma", "delta", "omega")
+    lines = [json.dumps({"messages": [
+        {"role": "user", "content": f"Question {row}?"},
+        {"role": "assistant", "content": " ".join(words[(row + i) % 5] for i in range(45))}]})
+        for row in range(rows)]
+    created = await create_dataset(client, account, purpose="fine_tuning", format="chat")
+    uploaded = await upload_raw(client, account, created["id"],
+                                ("\n".join(lines) + "\n").encode())
+    assert uploaded.status_code == 201, uploaded.text
+    assert (await validated(client, plane, account, created["id"]))["status"] == "valid"
     dataset_id: str = created["id"]
     return dataset_id
 

@@ -1,0 +1,1 @@
+"""Serving use cases: deployments of models, and what their controller reports."""

@@ -1,0 +1,1 @@
+"""Serving backends: where deployments' replicas run."""
