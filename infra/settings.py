@@ -75,6 +75,23 @@ class Settings:
     deployment_controller: bool = True  # the worker reconciles deployments with replicas
     serving_work_dir: Path | None = None  # None: <data dir>/serving
     replica_ready_timeout_seconds: float = 60.0
+    # -- gateway metering and rate limits (issue 6) --
+    gateway_usage_flush_seconds: float = 1.0  # buffered usage is written at least this often
+    gateway_usage_batch: int = 500  # ... or as soon as this many records wait
+    gateway_usage_buffer_max: int = 100_000  # records buffered past it are dropped (counted)
+    gateway_key_rpm: int = 0  # requests per minute per API key; 0 = unlimited
+    gateway_key_tpm: int = 0  # tokens per minute per API key
+    gateway_org_rpm: int = 0  # requests per minute per organization
+    gateway_org_tpm: int = 0  # tokens per minute per organization
+    # Redis unreachable: "allow" serves unlimited (logged, counted), "deny" answers limited.
+    gateway_rate_limit_on_redis_error: Literal["allow", "deny"] = "allow"
+    # -- gateway proxying (issue 6) --
+    gateway_connect_timeout_seconds: float = 5.0  # connecting to a replica: 502 past it
+    gateway_first_byte_timeout_seconds: float = 60.0  # until the replica answers: 504 past it
+    gateway_chunk_timeout_seconds: float = 60.0  # silence mid-stream that ends the stream
+    gateway_total_timeout_seconds: float = 600.0  # a whole request, streamed or not
+    gateway_keepalive_seconds: float = 15.0  # `: keep-alive` after this much stream silence
+    gateway_pool_size: int = 100  # keep-alive connections to replicas, all replicas together
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -208,7 +225,45 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         deployment_controller=_choice(env, "DEPLOYMENT_CONTROLLER", "on", ("on", "off")) == "on",
         serving_work_dir=_path(env, "SERVING_WORK_DIR"),
         replica_ready_timeout_seconds=_float(env, "REPLICA_READY_TIMEOUT_SECONDS", 60.0),
+        # -- gateway metering and rate limits (issue 6) --
+        gateway_usage_flush_seconds=_positive(
+            _float(env, "GATEWAY_USAGE_FLUSH_SECONDS", 1.0), "GATEWAY_USAGE_FLUSH_SECONDS"),
+        gateway_usage_batch=_positive(_int(env, "GATEWAY_USAGE_BATCH", 500),
+                                      "GATEWAY_USAGE_BATCH"),
+        gateway_usage_buffer_max=_positive(_int(env, "GATEWAY_USAGE_BUFFER_MAX", 100_000),
+                                           "GATEWAY_USAGE_BUFFER_MAX"),
+        gateway_key_rpm=_not_negative(_int(env, "GATEWAY_KEY_RPM", 0), "GATEWAY_KEY_RPM"),
+        gateway_key_tpm=_not_negative(_int(env, "GATEWAY_KEY_TPM", 0), "GATEWAY_KEY_TPM"),
+        gateway_org_rpm=_not_negative(_int(env, "GATEWAY_ORG_RPM", 0), "GATEWAY_ORG_RPM"),
+        gateway_org_tpm=_not_negative(_int(env, "GATEWAY_ORG_TPM", 0), "GATEWAY_ORG_TPM"),
+        gateway_rate_limit_on_redis_error=_choice(  # type: ignore[arg-type]
+            env, "GATEWAY_RATE_LIMIT_ON_REDIS_ERROR", "allow", ("allow", "deny")),
+        # -- gateway proxying (issue 6) --
+        gateway_connect_timeout_seconds=_positive(
+            _float(env, "GATEWAY_CONNECT_TIMEOUT_SECONDS", 5.0), "GATEWAY_CONNECT_TIMEOUT_SECONDS"),
+        gateway_first_byte_timeout_seconds=_positive(
+            _float(env, "GATEWAY_FIRST_BYTE_TIMEOUT_SECONDS", 60.0),
+            "GATEWAY_FIRST_BYTE_TIMEOUT_SECONDS"),
+        gateway_chunk_timeout_seconds=_positive(
+            _float(env, "GATEWAY_CHUNK_TIMEOUT_SECONDS", 60.0), "GATEWAY_CHUNK_TIMEOUT_SECONDS"),
+        gateway_total_timeout_seconds=_positive(
+            _float(env, "GATEWAY_TOTAL_TIMEOUT_SECONDS", 600.0), "GATEWAY_TOTAL_TIMEOUT_SECONDS"),
+        gateway_keepalive_seconds=_positive(
+            _float(env, "GATEWAY_KEEPALIVE_SECONDS", 15.0), "GATEWAY_KEEPALIVE_SECONDS"),
+        gateway_pool_size=_positive(_int(env, "GATEWAY_POOL_SIZE", 100), "GATEWAY_POOL_SIZE"),
     )
+
+
+def _positive(value: N, name: str) -> N:
+    if value <= 0:
+        raise SettingsError(f"{name} must be greater than 0, got {value!r}")
+    return value
+
+
+def _not_negative(value: N, name: str) -> N:
+    if value < 0:
+        raise SettingsError(f"{name} must be 0 (unlimited) or more, got {value!r}")
+    return value
 
 
 def _path(env: Mapping[str, str], name: str) -> Path | None:

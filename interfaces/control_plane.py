@@ -37,6 +37,7 @@ from infra.auth.tokens import AccessTokenVerifier
 from infra.catalog.loader import CatalogError, load_catalog
 from infra.database import read_model_engine
 from infra.eventstore import eventstore_env, is_postgres
+from infra.gateway.factory import build_gateway_accounting
 from infra.locks import AdvisoryLock, FileLock
 from infra.metrics import Metrics
 from infra.pg_listen import PgListener
@@ -44,6 +45,7 @@ from infra.settings import Settings
 from infra.storage.factory import object_store
 from infra.training_catalogs import DatasetAggregates, ModelAggregates
 from interfaces.http.auth_service.app import build_identity_service, create_auth_app
+from interfaces.http.gateway.routing import RoutingTable
 from interfaces.read_models import ReadModel, ReadModels
 from projections.datasets.projection import PROJECTION_NAME as DATASETS
 from projections.datasets.projection import DatasetsProjection, DatasetsView
@@ -67,6 +69,9 @@ from projections.training.projection import PROJECTION_NAME as TRAINING
 from projections.training.projection import TrainingProjection, TrainingView
 from projections.training.queries import TrainingQueries
 from projections.training.usage import UnfinishedJobs
+from projections.usage.projection import PROJECTION_NAME as USAGE
+from projections.usage.projection import UsageProjection, UsageView
+from projections.usage.queries import UsageQueries
 
 log = structlog.get_logger("bitstride.runtime")
 A = TypeVar("A", bound=BitstrideApplication)
@@ -91,7 +96,9 @@ def build_revocations(settings: Settings) -> SessionRevocations:
 class ControlPlane:
     """Everything a control-plane process needs, built once and closed once."""
 
-    def __init__(self, settings: Settings, *, embedded_auth: bool | None = None) -> None:
+    # The composition root: one statement per part is its point.
+    def __init__(self, settings: Settings, *,  # noqa: PLR0915
+                 embedded_auth: bool | None = None) -> None:
         if embedded_auth is None:
             embedded_auth = settings.auth_service_url is None
         if embedded_auth and settings.auth_internal_token is None:
@@ -119,6 +126,7 @@ class ControlPlane:
         self.model_queries = ModelQueries(self.read_engine, self.generations)
         self.training_queries = TrainingQueries(self.read_engine, self.generations)
         self.deployment_queries = DeploymentQueries(self.read_engine, self.generations)
+        self.usage_queries = UsageQueries(self.read_engine, self.generations)
         # Unfinished jobs hold on to the datasets and models they train from; deployments that
         # are not stopped, to the models they serve.
         unfinished_jobs = UnfinishedJobs(self.training_queries)
@@ -137,6 +145,7 @@ class ControlPlane:
                                        TrainingProjection))
         self.read_models.add(ReadModel(DEPLOYMENTS, self.serving, DeploymentsView,
                                        DeploymentsProjection))
+        self.read_models.add(ReadModel(USAGE, self.usage, UsageView, UsageProjection))
         self.load_model_catalog()
         self.revocations = build_revocations(settings)
         # API keys: introspection results cached briefly, dropped when the auth service pushes.
@@ -154,11 +163,20 @@ class ControlPlane:
             fetch_jwks=self._fetch_jwks, issuer=settings.auth_issuer,
             audience=settings.auth_audience, revocations=self.revocations,
             api_keys=self.api_keys)
+        self._wire_gateway()
         self.identity_reader: BitstrideApplication | None = self.identity
         self.process_managers: list[Runner] = []
         self._listener: PgListener | None = None
         self._closed = False
         self.metrics.watch_lag(self.projection_lags)
+
+    def _wire_gateway(self) -> None:
+        """The inference gateway's parts: usage metering, rate limits, and the routing table
+        (its refresh thread starts with the HTTP app, in both modes)."""
+        self.usage_meter, self.request_limiter = build_gateway_accounting(
+            self.settings, self.usage, registry=self.metrics.registry)
+        self.routing = RoutingTable(self.deployment_queries, self.model_queries,
+                                    self.tracking_signal)
 
     def _application(self, cls: type[A]) -> A:
         """A context's eventsourcing Application on the shared store, wired for wake-ups."""
@@ -253,6 +271,8 @@ class ControlPlane:
         failed = [runner.name for runner in self.runners if runner.status.state == "failed"]
         if failed:
             checks["projections"] = f"stopped by an error: {', '.join(failed)}"
+        if self.routing.started:  # this process serves inference
+            checks["routing"] = self.routing.status()
         if self.settings.redis_url:
             checks["redis"] = self._redis_check()
         return checks
@@ -325,6 +345,8 @@ class ControlPlane:
         if self._closed:
             return
         self._closed = True
+        self.routing.stop()
+        self.usage_meter.close()  # flush buffered usage while the stores are open
         self.read_models.stop()
         for runner in self.process_managers:
             runner.stop()

@@ -16,3 +16,12 @@ def upsert(conn: Connection, table: Table, values: Mapping[str, Any],
     statement = insert(table).values(**values)
     updates = {k: statement.excluded[k] for k in values if k not in keys}
     conn.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates))
+
+
+def insert_or_add(conn: Connection, table: Table, values: Mapping[str, Any],
+                  keys: Sequence[str], add: Sequence[str]) -> None:
+    """Insert a row, or add its `add` columns to the existing row's (a counter upsert)."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table).values(**values)
+    sums = {column: table.c[column] + statement.excluded[column] for column in add}
+    conn.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=sums))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -10,7 +10,7 @@ from eventsourcing.persistence import IntegrityError
 
 from application.shared.base import BitstrideApplication
 from domain.shared.cause import Cause
-from domain.usage.record import UsageRecord, usage_id
+from domain.usage.record import AttributeValue, UsageRecord, check_usage, usage_id
 
 
 @dataclass(frozen=True)
@@ -25,17 +25,27 @@ class NewUsage:
     model: str | None = None
     api_key_id: str | None = None
     deployment_id: str | None = None
+    attributes: Mapping[str, AttributeValue] | None = None
+    # Who caused this record, when it differs from the batch's cause (the gateway batches
+    # many requests into one save, each with its own request id).
+    cause: Cause | None = None
 
     @property
     def id(self) -> UUID:
         return usage_id(self.source_kind, self.source_id, self.meter)
 
+    def check(self) -> None:
+        """Raise ValidationFailedError now if `to_record` would (so a buffer can refuse it)."""
+        check_usage(source_kind=self.source_kind, source_id=self.source_id, meter=self.meter,
+                    quantity=self.quantity, attributes=self.attributes)
+
     def to_record(self, cause: Cause) -> UsageRecord:
         return UsageRecord.record(
             source_kind=self.source_kind, source_id=self.source_id, meter=self.meter,
             quantity=self.quantity, org_id=self.org_id, project_id=self.project_id,
-            occurred_at=self.occurred_at, cause=cause, model=self.model,
-            api_key_id=self.api_key_id, deployment_id=self.deployment_id)
+            occurred_at=self.occurred_at, cause=self.cause or cause, model=self.model,
+            api_key_id=self.api_key_id, deployment_id=self.deployment_id,
+            attributes=self.attributes)
 
 
 class UsageService(BitstrideApplication):
@@ -47,6 +57,7 @@ class UsageService(BitstrideApplication):
         Returns the last position written, or None when every record already existed.
         Optimistic: the common case (all new) costs one write; when a record exists (a
         retry, a replay, a racing writer) the existing ones are dropped and the rest saved.
+        `cause` is recorded on each record that does not name its own.
         """
         first: dict[UUID, NewUsage] = {}
         for item in usage:

@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from domain.shared.errors import ValidationFailedError
 
 # Routes that exist now: projects, orgs. The rest are reserved for the routes still to come.
+# `inference`: the gateway (`inference:write` calls a model, `inference:read` lists what it may).
 RESOURCE_GROUPS = ("projects", "orgs", "models", "datasets", "fine_tuning", "rl",
-                   "deployments", "usage")
+                   "deployments", "usage", "inference")
 READ = "read"
 WRITE = "write"
 ALL = "all"

@@ -20,12 +20,15 @@ from interfaces.http.api.auth_proxy import AUTH_PROXY_HANDLERS
 from interfaces.http.api.datasets import DatasetsController
 from interfaces.http.api.deployments import DeploymentsController
 from interfaces.http.api.fine_tuning import FineTuningJobsController
-from interfaces.http.api.health import HEALTH_HANDLERS
+from interfaces.http.api.health import GATEWAY_HEALTH_HANDLERS, HEALTH_HANDLERS
+from interfaces.http.api.inference import GATEWAY_MODEL_HANDLERS, INFERENCE_HANDLERS
 from interfaces.http.api.models import ModelsController
 from interfaces.http.api.organizations import OrganizationsController
 from interfaces.http.api.projects import ProjectsController
 from interfaces.http.api.rl import RlJobsController
+from interfaces.http.api.usage import UsageController
 from interfaces.http.errors import EXCEPTION_HANDLERS
+from interfaces.http.gateway.proxy import Gateway
 from interfaces.http.metrics_middleware import metrics_middleware
 from interfaces.http.request_id import request_id_middleware
 from interfaces.http.security import Principal, authenticate
@@ -46,8 +49,15 @@ def openapi_config(title: str) -> OpenAPIConfig:
 def create_control_plane_app(plane: ControlPlane, mode: RuntimeMode = "full", *,
                              owns_plane: bool = False) -> Litestar:
     """`owns_plane`: close the plane when the server shuts down (the CLI's processes)."""
+    gateway = Gateway(mode=mode, settings=plane.settings, routing=plane.routing,
+                      metrics=plane.metrics, meter=plane.usage_meter,
+                      limiter=plane.request_limiter, plane=plane)
+
     async def provide_plane() -> ControlPlane:
         return plane
+
+    async def provide_gateway() -> Gateway:
+        return gateway
 
     async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
         return await authenticate(request, plane.verifier, plane.queries)
@@ -58,20 +68,27 @@ def create_control_plane_app(plane: ControlPlane, mode: RuntimeMode = "full", *,
     lifespans: list[Any] = []
     if plane.auth_app is not None:  # httpx's ASGI transport sends no lifespan events itself
         lifespans.append(lambda _app: plane.auth_app.lifespan())
-    handlers: list[Any] = list(HEALTH_HANDLERS)
+    # Inference in both modes; gateway mode adds the models a key can call and its readiness.
+    handlers: list[Any] = [*INFERENCE_HANDLERS]
     if mode == "full":
-        handlers += [ProjectsController, OrganizationsController, DatasetsController,
-                     ModelsController, FineTuningJobsController, RlJobsController,
-                     DeploymentsController, *AUTH_PROXY_HANDLERS]
+        handlers += [*HEALTH_HANDLERS, ProjectsController, OrganizationsController,
+                     DatasetsController, ModelsController, FineTuningJobsController,
+                     RlJobsController, DeploymentsController, UsageController,
+                     *AUTH_PROXY_HANDLERS]
+    else:
+        handlers += [*GATEWAY_HEALTH_HANDLERS, *GATEWAY_MODEL_HANDLERS]
     return Litestar(
         route_handlers=handlers,
         dependencies={"plane": Provide(provide_plane),
+                      "gateway": Provide(provide_gateway),
                       "principal": Provide(provide_principal)},
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=plane.settings.max_body_bytes,
         openapi_config=openapi_config(f"Bitstride control plane ({mode} mode)"),
         lifespan=lifespans,
-        on_shutdown=[plane.auth_http.aclose, *([close_plane] if owns_plane else [])],
+        on_startup=[gateway.startup],
+        on_shutdown=[gateway.shutdown, plane.auth_http.aclose,
+                     *([close_plane] if owns_plane else [])],
         cors_config=cors_config(plane.settings.cors_origins),
         debug=False,
     )

@@ -16,7 +16,10 @@ _DESCRIPTIONS = {
     412: "If-Match names a version other than the current one.",
     413: "The request body is too large.",
     429: "Too many attempts: `rate_limited`; retry after the `Retry-After` seconds.",
+    502: "The model's server could not be reached (`upstream_unavailable`) or failed "
+         "(`upstream_error`).",
     503: "A dependency is unavailable; retry later.",
+    504: "The model's server did not answer in time (`upstream_timeout`).",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from typing import Any
 
@@ -12,10 +13,16 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _SCOPE_KEY = "bitstride.request_id"
+_ARRIVED_KEY = "bitstride.arrived"
 
 
 def request_id_of(scope: Any) -> str | None:
     return scope.get(_SCOPE_KEY)
+
+
+def arrived_at(scope: Any) -> float | None:
+    """`time.perf_counter()` when the request reached the outermost layer."""
+    return scope.get(_ARRIVED_KEY)
 
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
@@ -25,10 +32,12 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
+        arrived = time.perf_counter()
         supplied = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"),
                         None)
         rid = supplied if supplied and _VALID.match(supplied) else f"req_{uuid.uuid4().hex}"
         scope[_SCOPE_KEY] = rid  # type: ignore[literal-required]
+        scope[_ARRIVED_KEY] = arrived  # type: ignore[literal-required]
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

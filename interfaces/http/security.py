@@ -70,15 +70,25 @@ def require_project(principal: Principal, project_id: UUID) -> None:
 
 async def authenticate(request: Request[Any, Any, Any], verifier: AccessTokenVerifier,
                        tenancy: TenancyQueries) -> Principal:
+    principal = await identify(request, verifier)
+    state = await anyio.to_thread.run_sync(tenancy.organization_state, principal.org_hex)
+    check_organization(state)
+    return principal
+
+
+async def identify(request: Request[Any, Any, Any], verifier: AccessTokenVerifier) -> Principal:
+    """The caller by its bearer credential alone: `authenticate` without the organization's
+    state (for callers that check it their own way, as the gateway does from a cache)."""
     token = bearer_token(request)
     if looks_like_api_key(token):
-        principal = await _api_key_principal(token, verifier)
-    else:
-        principal = await _user_principal(token, verifier)
-    state = await anyio.to_thread.run_sync(tenancy.organization_state, principal.org_hex)
+        return await _api_key_principal(token, verifier)
+    return await _user_principal(token, verifier)
+
+
+def check_organization(state: str | None) -> None:
+    """Refuse the credentials of a deleted organization (`state` from the read model)."""
     if state == "deleted":
         raise _unauthorized("organization_deleted", "This token's organization was deleted.")
-    return principal
 
 
 async def _user_principal(token: str, verifier: AccessTokenVerifier) -> Principal:

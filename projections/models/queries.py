@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import ColumnElement, Engine, MetaData, Table, func, or_, select
 
 from domain.catalog.values import ID_LIKE
@@ -52,6 +54,19 @@ class ModelQueries:
         if ID_LIKE.match(reference):
             return self.model(org_id, reference.removeprefix("model_"))
         return self.model_by_name(org_id, reference)
+
+    def by_ids(self, model_ids: Iterable[str]) -> dict[str, Row]:
+        """Models by hex id, whatever their organization (the gateway's routing table joins
+        the deployments it routes to with their models' names); deleted ones are left out."""
+        wanted = sorted(set(model_ids))
+        if not wanted:
+            return {}
+        table = self._current()
+        query = select(table.c.id, table.c.kind, table.c.org_id, table.c.name,
+                       table.c.created_at).where(table.c.id.in_(wanted),
+                                                 table.c.status != "deleted")
+        with self.engine.connect() as conn:
+            return {row["id"]: dict(row) for row in conn.execute(query).mappings()}
 
     def models(self, org_id: str, *, after: str | None, limit: int) -> tuple[list[Row], bool]:
         table = self._current()

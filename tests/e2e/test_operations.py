@@ -103,10 +103,15 @@ async def test_metrics_content_type_is_well_formed(client: httpx.AsyncClient) ->
 # -- gateway mode ----------------------------------------------------------------------------
 
 
-async def test_gateway_mode_serves_operations_only(sqlite_settings: Settings) -> None:
+async def test_gateway_mode_serves_operations_and_inference_only(
+        sqlite_settings: Settings) -> None:
     async with in_process(sqlite_settings, "gateway") as (_plane, client):
         assert (await client.get("/health")).json() == {"status": "ok"}
-        assert (await client.get("/ready")).status_code == 200
+        ready = await client.get("/ready")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["routing"] == "ok"
+        assert ready.json()["checks"]["auth_service"] == "ok"
+        assert ready.json()["deployments"] == []
         metrics = await client.get("/metrics")
         assert samples(metrics.text, "bitstride_projection_lag_events")
 
@@ -119,7 +124,9 @@ async def test_gateway_mode_serves_operations_only(sqlite_settings: Settings) ->
             assert response.headers["x-request-id"]
 
         schema = (await client.get("/schema/openapi.json")).json()
-        assert set(schema["paths"]) == {"/health", "/ready", "/metrics"}
+        assert set(schema["paths"]) == {
+            "/health", "/ready", "/metrics", "/v1/chat/completions", "/v1/completions",
+            "/v1/embeddings", "/v1/models", "/v1/models/{model}"}
 
 
 # -- OpenAPI ---------------------------------------------------------------------------------
@@ -135,6 +142,7 @@ DOCUMENTED_ROUTES = {
     "/v1/orgs/current": {"get", "put", "delete"},
     "/v1/deployments": {"get", "post"}, "/v1/deployments/{deployment_id}": {"get", "put"},
     "/health": {"get"}, "/ready": {"get"}, "/metrics": {"get"},
+    "/v1/chat/completions": {"post"}, "/v1/completions": {"post"}, "/v1/embeddings": {"post"},
 }
 
 

@@ -35,3 +35,21 @@ def test_a_bad_field_is_refused_naming_it(field: str, value: object) -> None:
     with pytest.raises(ValidationFailedError) as raised:
         record(**{field: value})
     assert raised.value.param == field
+
+
+def test_attributes_are_kept_as_a_plain_copy_and_default_to_none() -> None:
+    given = {"latency_ms": 12.5, "status": 499, "streamed": True, "note": None}
+    kept = record(attributes=given)
+    given["status"] = 200
+    assert kept.attributes == {"latency_ms": 12.5, "status": 499, "streamed": True, "note": None}
+    assert record().attributes == {}
+
+
+@pytest.mark.parametrize("attributes", [
+    {"latency_ms": float("nan")}, {"latency_ms": float("inf")}, {"nested": {"a": 1}},
+    {"list": [1]}, {"text": "x" * 257}, {"": 1}, {"n" * 65: 1}, {"big": 2**53 + 1},
+    {f"k{i}": i for i in range(17)}, ["not", "a", "mapping"]])
+def test_attributes_must_be_flat_bounded_and_json_safe(attributes: object) -> None:
+    with pytest.raises(ValidationFailedError) as raised:
+        record(attributes=attributes)
+    assert (raised.value.param or "").startswith("attributes")

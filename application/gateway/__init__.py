@@ -1,0 +1,1 @@
+"""The inference gateway: what it needs from infrastructure (metering, rate limits)."""

@@ -1,0 +1,1 @@
+"""The inference gateway's infrastructure: usage metering and rate limits."""

@@ -1,0 +1,1 @@
+"""The inference gateway: OpenAI's inference routes, routed to deployments' ready replicas."""
