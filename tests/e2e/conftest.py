@@ -10,6 +10,7 @@ the Litestar app's `lifespan()` themselves and start/stop the plane's workers ar
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -302,3 +303,20 @@ def app(plane: ControlPlane) -> Litestar:
 async def client(plane: ControlPlane, app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     async with asgi_client(plane, app) as client:
         yield client
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_stray_replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Reference-server replicas outlive their worker by design; a test that leaves a
+    deployment running would leave its replicas behind. End those of this session's data
+    directories once the tests are done."""
+    yield
+    base = str(tmp_path_factory.getbasetemp())
+    for replica in (Path(f"/proc/{pid}") for pid in os.listdir("/proc") if pid.isdigit()):
+        try:
+            command = (replica / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"infra.reference.server" in command and base.encode() in command:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(replica.name), signal.SIGKILL)

@@ -8,7 +8,6 @@ rows.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,27 +23,13 @@ from infra.database import read_model_engine
 from infra.eventstore import eventstore_env
 from interfaces.http.deployment_presenter import row_of
 from projections.generations import GenerationRegistry
-from projections.runner import Runner
 from projections.serving.projection import DeploymentsProjection, DeploymentsView
 from projections.serving.queries import DeploymentQueries, Route
 from projections.serving.usage import ActiveDeployments, ModelUsers
-from projections.signal import ChangeSignal
 from tests.integration.serving.test_deployment_service import CAUSE, FakeModels, upstream
+from tests.support.projections import catch_up
 
 ERROR = {"code": "upstream_unhealthy", "message": "No answer."}
-
-
-class NoLock:
-    """catch_up never takes the runner lock; only `run` does."""
-
-    def acquire(self, stop: threading.Event) -> bool:
-        return True
-
-    def try_acquire(self) -> bool:
-        return True
-
-    def release(self) -> None:
-        pass
 
 
 @dataclass
@@ -55,10 +40,7 @@ class Backend:
 
     def catch_up(self, generation: int = 1) -> DeploymentsView:
         view = DeploymentsView(self.engine, generation)
-        Runner(name=view.tracker, app=self.app, processor=DeploymentsProjection(view),
-               recorder=view, wakeup=ChangeSignal(), lock=NoLock(),
-               batch=view.batch).catch_up()
-        return view
+        return catch_up(self.app, view, DeploymentsProjection)
 
     def queries(self) -> DeploymentQueries:
         return DeploymentQueries(self.engine, GenerationRegistry(self.engine))

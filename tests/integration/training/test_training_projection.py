@@ -6,7 +6,6 @@ checkpoints match, and a rebuild from the log into a new generation gives equal 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,24 +20,10 @@ from domain.shared.cause import SYSTEM
 from infra.database import read_model_engine
 from infra.eventstore import eventstore_env
 from projections.generations import GenerationRegistry
-from projections.runner import Runner
-from projections.signal import ChangeSignal
 from projections.training.projection import TrainingProjection, TrainingView
 from projections.training.queries import TrainingQueries
 from tests.integration.training.test_training_service import CAUSE, FakeDatasets, FakeModels
-
-
-class NoLock:
-    """catch_up never takes the runner lock; only `run` does."""
-
-    def acquire(self, stop: threading.Event) -> bool:
-        return True
-
-    def try_acquire(self) -> bool:
-        return True
-
-    def release(self) -> None:
-        pass
+from tests.support.projections import catch_up
 
 
 @dataclass
@@ -50,10 +35,7 @@ class Backend:
 
     def catch_up(self, generation: int = 1) -> TrainingView:
         view = TrainingView(self.engine, generation)
-        Runner(name=view.tracker, app=self.app, processor=TrainingProjection(view),
-               recorder=view, wakeup=ChangeSignal(), lock=NoLock(),
-               batch=view.batch).catch_up()
-        return view
+        return catch_up(self.app, view, TrainingProjection)
 
     def queries(self) -> TrainingQueries:
         return TrainingQueries(self.engine, GenerationRegistry(self.engine))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,22 +15,10 @@ from application.usage.service import NewUsage, UsageService
 from domain.shared.cause import SYSTEM
 from infra.database import read_model_engine
 from infra.eventstore import eventstore_env
-from projections.runner import Runner
-from projections.signal import ChangeSignal
 from projections.usage.projection import UsageProjection, UsageView, bucket_start
+from tests.support.projections import catch_up
 
 DAY = 1_795_000_000 - 1_795_000_000 % 86400  # a midnight, UTC
-
-
-class NoLock:
-    def acquire(self, stop: threading.Event) -> bool:
-        return True
-
-    def try_acquire(self) -> bool:
-        return True
-
-    def release(self) -> None:
-        pass
 
 
 @dataclass
@@ -41,10 +28,7 @@ class Backend:
 
     def catch_up(self, generation: int = 1) -> UsageView:
         view = UsageView(self.engine, generation)
-        Runner(name=view.tracker, app=self.app, processor=UsageProjection(view),
-               recorder=view, wakeup=ChangeSignal(), lock=NoLock(),
-               batch=view.batch).catch_up()
-        return view
+        return catch_up(self.app, view, UsageProjection)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
