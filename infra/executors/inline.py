@@ -118,13 +118,6 @@ class InlineExecutor:
             self._quietly(lambda: self.training.acknowledge_cancel(
                 job_id, seq=job.last_seq + 1, at=time.time(), cause=EXECUTOR))
 
-    def join(self, timeout: float | None = None) -> None:
-        """Wait for every run's thread (tests, shutdown)."""
-        with self._lock:
-            threads = [run.thread for run in self._runs.values() if run.thread is not None]
-        for thread in threads:
-            thread.join(timeout)
-
     # -- a run ------------------------------------------------------------------------------
 
     def _run(self, run: Run) -> None:

@@ -119,12 +119,6 @@ class LocalExecutor:
                 self._quietly(lambda: self.training.acknowledge_cancel(
                     job_id, seq=current.last_seq + 1, at=time.time(), cause=EXECUTOR))
 
-    def join(self, timeout: float | None = None) -> None:
-        """Wait until every followed run has ended (tests, shutdown)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self._runs and (deadline is None or time.monotonic() < deadline):
-            time.sleep(self.poll_seconds)
-
     # -- launching --------------------------------------------------------------------------
 
     def _workspace(self, job_id: UUID) -> Workspace:

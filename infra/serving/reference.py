@@ -95,9 +95,6 @@ class ReferenceBackend:
             directory.signal(signal.SIGKILL)
         directory.remove()
 
-    def close(self) -> None:
-        self._http.close()
-
 
 def _listening_port(directory: ProcessDir) -> int | None:
     with contextlib.suppress(OSError, ValueError):

@@ -46,6 +46,3 @@ class UpstreamBackend:
     def stop(self, replica_id: str) -> None:
         with self._lock:
             self._urls.pop(replica_id, None)
-
-    def close(self) -> None:
-        self._http.close()

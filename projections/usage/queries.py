@@ -1,5 +1,4 @@
-"""Queries on the usage read model: bucket rows in a time range, for the usage API and for
-reconciliation against the log."""
+"""Queries on the usage read model: bucket rows in a time range, for the usage API."""
 
 from __future__ import annotations
 
@@ -41,11 +40,3 @@ class UsageQueries:
             rows = conn.execute(query.order_by(table.c.start, table.c.meter, table.c.model,
                                                table.c.project_id, table.c.api_key_id))
             return [dict(row) for row in rows.mappings()]
-
-    def records(self, org_id: str, *, start: float, end: float) -> list[Row]:
-        """The records behind the buckets of [start, end): what an invoice line sums."""
-        table = self._current().records
-        query = select(table).where(table.c.org_id == org_id, table.c.occurred_at >= start,
-                                    table.c.occurred_at < end)
-        with self.engine.connect() as conn:
-            return [dict(row) for row in conn.execute(query.order_by(table.c.seq)).mappings()]
