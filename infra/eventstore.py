@@ -10,6 +10,9 @@ from psycopg import sql
 
 from infra.settings import SettingsError
 
+POSTGRES_CHAINED = "infra.chain.postgres:ChainedPostgresApplicationRecorder"
+SQLITE_CHAINED = "infra.chain.sqlite:ChainedSQLiteApplicationRecorder"
+
 
 def is_postgres(url: str | None) -> bool:
     schemes = ("postgres", "postgresql", "postgresql+psycopg")
@@ -23,6 +26,8 @@ def postgres_env(url: str, schema: str) -> dict[str, str]:
         raise SettingsError(f"database URL must name a host and a database: {redact(url)}")
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        # Every append also extends the log's hash chain (infra/chain, `bitstride audit verify`).
+        "APPLICATION_RECORDER_TOPIC": POSTGRES_CHAINED,
         "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")),
         "POSTGRES_HOST": parts.hostname,
         "POSTGRES_PORT": str(parts.port or 5432),
@@ -41,6 +46,7 @@ def sqlite_env(path: Path) -> dict[str, str]:
     path.parent.mkdir(parents=True, exist_ok=True)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "APPLICATION_RECORDER_TOPIC": SQLITE_CHAINED,
         "SQLITE_DBNAME": str(path),
         "SQLITE_LOCK_TIMEOUT": "10",
     }

@@ -30,8 +30,62 @@ def _acquire_until_stopped(lock: AdvisoryLock | FileLock, stop: threading.Event)
     return False
 
 
+class _LockSession:
+    """One Postgres connection holding every advisory lock this process holds on a database.
+
+    A connection per lock cost a worker one idle connection per runner (about twenty); one
+    session holds them all. Session locks are re-entrant, so the keys held here are tracked
+    and a second holder in this process is refused, exactly as another process would be.
+    The connection closes when its last lock is released.
+    """
+
+    _sessions: dict[str, _LockSession] = {}
+    _registry = threading.Lock()
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.mutex = threading.Lock()
+        self.held: set[int] = set()
+        self.conn: psycopg.Connection | None = None
+
+    @classmethod
+    def for_url(cls, url: str) -> _LockSession:
+        with cls._registry:
+            return cls._sessions.setdefault(url, cls(url))
+
+    def try_lock(self, key: int) -> bool:
+        with self.mutex:
+            if key in self.held:
+                return False
+            if self.conn is None or self.conn.closed:
+                self.conn, self.held = psycopg.connect(self.url, autocommit=True), set()
+            row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            if row is None or not row[0]:
+                self._close_if_idle()
+                return False
+            self.held.add(key)
+            return True
+
+    def unlock(self, key: int) -> None:
+        with self.mutex:
+            if key not in self.held:
+                return
+            self.held.discard(key)
+            if self.conn is not None and not self.conn.closed:
+                try:
+                    self.conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                except psycopg.Error:
+                    self.conn.close()  # a lost session has released its locks anyway
+            self._close_if_idle()
+
+    def _close_if_idle(self) -> None:
+        if not self.held and self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
 class AdvisoryLock:
-    """A Postgres session-level advisory lock, held on its own connection while running.
+    """A Postgres session-level advisory lock, held on the process's lock session.
 
     Advisory locks are database-wide, so the key includes the schema the runner writes to:
     deployments in other schemas of one database never block each other.
@@ -40,24 +94,20 @@ class AdvisoryLock:
     def __init__(self, url: str, name: str, *, scope: str = "") -> None:
         self.url, self.name = plain_postgres_url(url), name
         self.key = zlib.crc32(f"bitstride-runner:{scope}:{name}".encode())
-        self._conn: psycopg.Connection | None = None
+        self._session = _LockSession.for_url(self.url)
+        self._held = False
 
     def try_acquire(self) -> bool:
-        conn = psycopg.connect(self.url, autocommit=True)
-        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
-        if row is not None and row[0]:
-            self._conn = conn
-            return True
-        conn.close()
-        return False
+        self._held = self._session.try_lock(self.key)
+        return self._held
 
     def acquire(self, stop: threading.Event) -> bool:
         return _acquire_until_stopped(self, stop)
 
     def release(self) -> None:
-        if self._conn is not None:
-            self._conn.close()  # closing the session releases the lock
-            self._conn = None
+        if self._held:
+            self._session.unlock(self.key)
+            self._held = False
 
 
 class FileLock:

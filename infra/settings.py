@@ -92,6 +92,10 @@ class Settings:
     gateway_total_timeout_seconds: float = 600.0  # a whole request, streamed or not
     gateway_keepalive_seconds: float = 15.0  # `: keep-alive` after this much stream silence
     gateway_pool_size: int = 100  # keep-alive connections to replicas, all replicas together
+    # -- billing (issue 7) --
+    price_book_file: Path | None = None  # None: the price book shipped in infra/billing/
+    # The worker closes a period this long after it ended (late usage gets in first).
+    billing_close_grace_seconds: int = 3600
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -251,6 +255,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         gateway_keepalive_seconds=_positive(
             _float(env, "GATEWAY_KEEPALIVE_SECONDS", 15.0), "GATEWAY_KEEPALIVE_SECONDS"),
         gateway_pool_size=_positive(_int(env, "GATEWAY_POOL_SIZE", 100), "GATEWAY_POOL_SIZE"),
+        # -- billing (issue 7) --
+        price_book_file=_path(env, "PRICE_BOOK_FILE"),
+        billing_close_grace_seconds=_seconds(env, "BILLING_CLOSE_GRACE_SECONDS", 3600),
     )
 
 
@@ -263,6 +270,13 @@ def _positive(value: N, name: str) -> N:
 def _not_negative(value: N, name: str) -> N:
     if value < 0:
         raise SettingsError(f"{name} must be 0 (unlimited) or more, got {value!r}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 0:
+        raise SettingsError(f"{name} must be 0 or more seconds, got {value!r}")
     return value
 
 

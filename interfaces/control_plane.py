@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Iterable
+from functools import partial
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +20,8 @@ import redis
 import structlog
 from sqlalchemy import Engine
 
+from application.audit.entries import EventDescriber
+from application.billing.service import BillingService
 from application.datasets.service import DatasetService
 from application.identity.log_reader import AuthLogReader
 from application.identity.service import IdentityService
@@ -34,6 +38,7 @@ from infra.auth.api_key_changes import build_api_key_changes
 from infra.auth.api_key_client import ApiKeyIntrospector, BearerVerifier
 from infra.auth.revocations import InMemorySessionRevocations, RedisSessionRevocations
 from infra.auth.tokens import AccessTokenVerifier
+from infra.billing.loader import load_price_book
 from infra.catalog.loader import CatalogError, load_catalog
 from infra.database import read_model_engine
 from infra.eventstore import eventstore_env, is_postgres
@@ -47,6 +52,13 @@ from infra.training_catalogs import DatasetAggregates, ModelAggregates
 from interfaces.http.auth_service.app import build_identity_service, create_auth_app
 from interfaces.http.gateway.routing import RoutingTable
 from interfaces.read_models import ReadModel, ReadModels
+from projections.audit.projection import PROJECTION_NAME as AUDIT
+from projections.audit.projection import AuditProjection, audit_view
+from projections.audit.queries import AuditLog, AuditQueries
+from projections.billing.projection import PROJECTION_NAME as INVOICES
+from projections.billing.projection import InvoicesProjection, InvoicesView
+from projections.billing.queries import InvoiceQueries
+from projections.billing.usage import ProjectedUsage
 from projections.datasets.projection import PROJECTION_NAME as DATASETS
 from projections.datasets.projection import DatasetsProjection, DatasetsView
 from projections.datasets.queries import DatasetQueries
@@ -59,7 +71,7 @@ from projections.serving.projection import PROJECTION_NAME as DEPLOYMENTS
 from projections.serving.projection import DeploymentsProjection, DeploymentsView
 from projections.serving.queries import DeploymentQueries
 from projections.serving.usage import ActiveDeployments, ModelUsers
-from projections.signal import ChangeSignal
+from projections.signal import ChangeSignal, LogSignals
 from projections.supervisor import ProjectionSupervisor
 from projections.tenancy.projection import PROJECTION_NAME as TENANCY
 from projections.tenancy.projection import TenancyProjection, TenancyView
@@ -105,19 +117,23 @@ class ControlPlane:
             settings = settings.with_overrides(auth_internal_token=secrets.token_urlsafe(32))
         self.settings = settings
         self.metrics = Metrics()
-        self.log_signal = ChangeSignal()        # an event was appended to a log
+        self.log_signals = LogSignals()         # an event was appended to a log
+        self.log_signal = self.log_signals.any  # ... to any log
         self.tracking_signal = ChangeSignal()   # a projection committed a position
         self.draining = threading.Event()       # the server stops: long responses end now
         self.tenancy = self._application(TenancyService)
         self.datasets = self._application(DatasetService)
         self.models = self._application(ModelService)
         self.usage = self._application(UsageService)
+        self.billing = self._application(BillingService)
         self.model_catalog = ModelAggregates(self.models)
         self.training = self._wired(TrainingService(
             env=tenancy_env(settings), datasets=DatasetAggregates(self.datasets),
             models=self.model_catalog))
         self.serving = self._wired(DeploymentService(
             env=tenancy_env(settings), models=self.model_catalog))
+        if not is_postgres(settings.database_url):  # every context appends to one table
+            self.log_signals.share("events", [app.name for app in self.applications])
         self.read_engine: Engine = read_model_engine(
             settings.database_url, settings.events_sqlite_path, settings.read_model_schema)
         self.generations = GenerationRegistry(self.read_engine)
@@ -127,6 +143,7 @@ class ControlPlane:
         self.training_queries = TrainingQueries(self.read_engine, self.generations)
         self.deployment_queries = DeploymentQueries(self.read_engine, self.generations)
         self.usage_queries = UsageQueries(self.read_engine, self.generations)
+        self.invoice_queries = InvoiceQueries(self.read_engine, self.generations)
         # Unfinished jobs hold on to the datasets and models they train from; deployments that
         # are not stopped, to the models they serve.
         unfinished_jobs = UnfinishedJobs(self.training_queries)
@@ -134,7 +151,7 @@ class ControlPlane:
         self.models.usage = ModelUsers(unfinished_jobs, ActiveDeployments(self.deployment_queries))
         self.object_store = object_store(settings.object_store_url, settings.data_dir)
         self.read_models = ReadModels(
-            self.read_engine, self.generations, log_signal=self.log_signal,
+            self.read_engine, self.generations, log_signals=self.log_signals,
             tracking_signal=self.tracking_signal, lock_for=self.runner_lock,
             on_failure=self.count_failure)
         self.read_models.add(ReadModel(TENANCY, self.tenancy, TenancyView, TenancyProjection))
@@ -146,7 +163,13 @@ class ControlPlane:
         self.read_models.add(ReadModel(DEPLOYMENTS, self.serving, DeploymentsView,
                                        DeploymentsProjection))
         self.read_models.add(ReadModel(USAGE, self.usage, UsageView, UsageProjection))
+        self.read_models.add(ReadModel(INVOICES, self.billing, InvoicesView,
+                                       InvoicesProjection))
+        self.billing.usage = ProjectedUsage(self.usage_queries, self.usage,
+                                            self.read_models.await_position)
+        self._add_audit_read_models()
         self.load_model_catalog()
+        self.load_price_book()
         self.revocations = build_revocations(settings)
         # API keys: introspection results cached briefly, dropped when the auth service pushes.
         self.api_key_cache = ApiKeyCache(settings.api_key_cache_seconds)
@@ -184,14 +207,29 @@ class ControlPlane:
 
     def _wired(self, app: A) -> A:
         """Appends wake the projections and are timed."""
-        app.append_listeners.append(self.log_signal.notify)
+        app.append_listeners.append(self.log_signals.notify)
         app.append_timers.append(self._observe_append)
         return app
+
+    def _add_audit_read_models(self) -> None:
+        """Audit rows of every context but Usage (its records are traced by /v1/usage and
+        invoices), one read model per log: on SQLite every context appends to one table, so
+        one read model reads it all; on Postgres each context has a log of its own."""
+        if is_postgres(self.settings.database_url):
+            logs = [(f"{AUDIT}-{app.name.lower()}", app.name.lower(), app)
+                    for app in self.applications if app is not self.usage]
+        else:
+            logs = [(AUDIT, "events", self.tenancy)]
+        for name, _, app in logs:
+            self.read_models.add(ReadModel(name, app, audit_view(name), lambda view: (
+                AuditProjection(view, EventDescriber()))))
+        self.audit_queries = AuditQueries(self.read_engine, self.generations,
+                                          [AuditLog(name, log) for name, log, _ in logs])
 
     @property
     def applications(self) -> list[BitstrideApplication]:
         return [self.tenancy, self.datasets, self.models, self.training, self.usage,
-                self.serving]
+                self.serving, self.billing]
 
     def load_model_catalog(self) -> int | None:
         """Record the catalog file's base models (at every start: unchanged entries record
@@ -201,11 +239,17 @@ class ControlPlane:
         except DomainError as error:
             raise CatalogError(f"Model catalog: {error.message} ({error.param})") from None
 
+    def load_price_book(self) -> int | None:
+        """Publish the price book file as the next version when it differs from the latest
+        (at every start: unchanged records nothing); a bad file stops the start with one line."""
+        return self.billing.sync_price_book(load_price_book(self.settings.price_book_file),
+                                            at=time.time())
+
     # -- auth service -----------------------------------------------------------------------
 
     def _embed_auth_service(self) -> None:
         self.identity = build_identity_service(self.settings, self.revocations)
-        self.identity.append_listeners.append(self.log_signal.notify)
+        self.identity.append_listeners.append(self.log_signals.notify)
         self.auth_app = create_auth_app(self.settings, revocations=self.revocations,
                                         identity=self.identity)
         self.auth_app.state.api_key_changes = self.api_key_changes  # in-process push
@@ -323,9 +367,11 @@ class ControlPlane:
             return
         channels = {TRACKING_CHANNEL: self.tracking_signal.notify}
         for app in self.applications:
-            channels[app.recorder.channel_name] = self.log_signal.notify
+            channels[app.recorder.channel_name] = partial(self.log_signals.notify, app.name)
         if is_postgres(self.settings.auth_database_url):
-            channels[self.identity_log().recorder.channel_name] = self.log_signal.notify
+            auth_log = self.identity_log()
+            channels[auth_log.recorder.channel_name] = partial(self.log_signals.notify,
+                                                               auth_log.name)
         self._listener = PgListener(str(self.settings.database_url), channels)
         self._listener.start()
 
@@ -347,6 +393,8 @@ class ControlPlane:
         self._closed = True
         self.routing.stop()
         self.usage_meter.close()  # flush buffered usage while the stores are open
+        for runner in self.process_managers:
+            runner.request_stop()
         self.read_models.stop()
         for runner in self.process_managers:
             runner.stop()

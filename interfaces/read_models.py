@@ -17,9 +17,9 @@ from sqlalchemy import Engine
 from application.shared.base import BitstrideApplication
 from projections.generations import GenerationRegistry
 from projections.runner import Runner, RunnerLock
-from projections.signal import ChangeSignal
+from projections.signal import ChangeSignal, LogSignals
 from projections.supervisor import ProjectionSupervisor
-from projections.tracking import SAFETY_RECHECK_SECONDS, SqlTrackingRecorder
+from projections.tracking import SAFETY_RECHECK_SECONDS, SqlTrackingRecorder, positions
 from projections.view import SqlView
 
 log = structlog.get_logger("bitstride.read_models")
@@ -42,14 +42,15 @@ class ReadModel:
 
 class ReadModels:
     def __init__(self, engine: Engine, generations: GenerationRegistry, *,
-                 log_signal: ChangeSignal, tracking_signal: ChangeSignal,
+                 log_signals: LogSignals, tracking_signal: ChangeSignal,
                  lock_for: Callable[[str], RunnerLock],
                  on_failure: Callable[[str], None]) -> None:
         self.engine, self.generations = engine, generations
-        self.log_signal, self.tracking_signal = log_signal, tracking_signal
+        self.log_signals, self.tracking_signal = log_signals, tracking_signal
         self.lock_for, self.on_failure = lock_for, on_failure
         self.models: dict[str, ReadModel] = {}
         self.supervisors: dict[str, ProjectionSupervisor] = {}
+        self._trackers: dict[str, SqlTrackingRecorder] = {}
 
     def add(self, model: ReadModel) -> None:
         self.models[model.name] = model
@@ -67,14 +68,21 @@ class ReadModels:
         view = model.view_class(self.engine, generation, self.tracking_signal)
         runner_name = f"{name}@{generation}"
         return Runner(name=runner_name, app=model.app, processor=model.projection_class(view),
-                      recorder=view, wakeup=self.log_signal, lock=self.lock_for(runner_name),
+                      recorder=view, wakeup=self.log_signals.of(model.app.name),
+                      lock=self.lock_for(runner_name),
                       batch=view.batch, on_failure=self.on_failure)
 
     # -- reading positions --------------------------------------------------------------------
 
+    def tracker_name(self, name: str) -> str:
+        """The live generation's tracker of read model `name` (a rebuild may switch it)."""
+        return f"{name}@{self.generations.active(name)}"
+
     def tracker(self, name: str) -> SqlTrackingRecorder:
-        generation = self.generations.active(name)
-        return SqlTrackingRecorder(self.engine, f"{name}@{generation}", self.tracking_signal)
+        key = self.tracker_name(name)
+        if key not in self._trackers:
+            self._trackers[key] = SqlTrackingRecorder(self.engine, key, self.tracking_signal)
+        return self._trackers[key]
 
     def following(self, application_name: str) -> list[str]:
         return [name for name, model in self.models.items()
@@ -89,8 +97,10 @@ class ReadModels:
         pending = self.following(application_name)
         while pending:
             seen = self.tracking_signal.generation()
-            pending = [name for name in pending
-                       if not self.tracker(name).has_tracking_id(application_name, position)]
+            trackers = {name: self.tracker_name(name) for name in pending}
+            reached = positions(self.engine, trackers.values(), application_name)
+            pending = [name for name, tracker in trackers.items()
+                       if reached.get(tracker, 0) < position]
             remaining = deadline - time.monotonic()
             if not pending:
                 break
@@ -112,6 +122,9 @@ class ReadModels:
             supervisor.start()
 
     def stop(self) -> None:
+        """Every runner is asked first, then awaited: a stop takes the slowest, not the sum."""
+        for supervisor in self.supervisors.values():
+            supervisor.request_stop()
         for supervisor in self.supervisors.values():
             supervisor.stop()
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from eventsourcing.application import Application
 from eventsourcing.persistence import Tracking
 
+from application.billing.closer import BillingCloser
 from application.datasets.validation import DatasetValidation
 from application.serving.backend import ServingBackend
 from application.serving.controller import ControllerSettings, DeploymentController
@@ -20,7 +23,7 @@ from infra.serving.reference import ReferenceBackend
 from infra.serving.upstream import UpstreamBackend
 from infra.tokenizers import token_counter_for
 from interfaces.control_plane import ControlPlane
-from projections.runner import Runner
+from projections.runner import Processor, Runner
 from projections.tenancy.projection import PROJECTION_NAME
 from projections.tracking import SqlTrackingRecorder
 
@@ -29,6 +32,7 @@ DATASET_VALIDATION = "dataset-validation"
 ORGANIZATION_CLOSURE = "organization-closure"
 TRAINING_SCHEDULER = "training-scheduler"
 DEPLOYMENT_CONTROLLER = "deployment-controller"
+BILLING_CLOSE = "billing-close"
 
 
 class ProjectedProjectDirectory:
@@ -45,36 +49,40 @@ class ProjectedProjectDirectory:
         return self.plane.queries.project_ids(org_id)
 
 
+def tracker_of(plane: ControlPlane, name: str) -> SqlTrackingRecorder:
+    return SqlTrackingRecorder(plane.read_engine, name, plane.tracking_signal)
+
+
+def manager_runner(plane: ControlPlane, name: str, app: Application[Any], processor: Processor,
+                   recorder: SqlTrackingRecorder, *,
+                   tick: Callable[[], None] | None = None) -> Runner:
+    """A process manager following `app`'s log: woken by its appends, one at a time by lock."""
+    return Runner(name=name, app=app, processor=processor, recorder=recorder,
+                  wakeup=plane.log_signals.of(app.name), lock=plane.runner_lock(name),
+                  on_failure=plane.count_failure, tick=tick)
+
+
 def process_manager_runners(plane: ControlPlane) -> list[Runner]:
-    personal = SqlTrackingRecorder(plane.read_engine, PERSONAL_ORGANIZATIONS,
-                                   plane.tracking_signal)
-    closure = SqlTrackingRecorder(plane.read_engine, ORGANIZATION_CLOSURE, plane.tracking_signal)
     settings = plane.settings
     gateway = (InProcessIdentityGateway(plane.identity) if plane.identity is not None
                else HttpIdentityGateway(str(settings.auth_service_url),
                                         str(settings.auth_internal_token)))
-    validation = SqlTrackingRecorder(plane.read_engine, DATASET_VALIDATION,
-                                     plane.tracking_signal)
+    validation = tracker_of(plane, DATASET_VALIDATION)
+    personal = tracker_of(plane, PERSONAL_ORGANIZATIONS)
+    closure = tracker_of(plane, ORGANIZATION_CLOSURE)
     runners = [
-        Runner(name=DATASET_VALIDATION, app=plane.datasets,
-               processor=DatasetValidation(plane.datasets, plane.object_store,
-                                           token_counter_for, validation),
-               recorder=validation, wakeup=plane.log_signal,
-               lock=plane.runner_lock(DATASET_VALIDATION), on_failure=plane.count_failure),
-        Runner(name=PERSONAL_ORGANIZATIONS, app=plane.identity_log(),
-               processor=PersonalOrganizations(plane.tenancy, personal), recorder=personal,
-               wakeup=plane.log_signal, lock=plane.runner_lock(PERSONAL_ORGANIZATIONS),
-               on_failure=plane.count_failure),
-        Runner(name=ORGANIZATION_CLOSURE, app=plane.tenancy,
-               processor=OrganizationClosure(plane.tenancy, gateway,
-                                             ProjectedProjectDirectory(plane), closure),
-               recorder=closure, wakeup=plane.log_signal,
-               lock=plane.runner_lock(ORGANIZATION_CLOSURE), on_failure=plane.count_failure),
+        manager_runner(plane, DATASET_VALIDATION, plane.datasets, DatasetValidation(
+            plane.datasets, plane.object_store, token_counter_for, validation), validation),
+        manager_runner(plane, PERSONAL_ORGANIZATIONS, plane.identity_log(),
+                       PersonalOrganizations(plane.tenancy, personal), personal),
+        manager_runner(plane, ORGANIZATION_CLOSURE, plane.tenancy, OrganizationClosure(
+            plane.tenancy, gateway, ProjectedProjectDirectory(plane), closure), closure),
     ]
     if settings.training_executor != "none":
         runners.append(training_scheduler_runner(plane))
     if settings.deployment_controller:
         runners.append(deployment_controller_runner(plane))
+    runners.append(billing_close_runner(plane))
     return runners
 
 
@@ -87,24 +95,20 @@ def training_executor(plane: ControlPlane) -> Executor:
 
 def training_scheduler_runner(plane: ControlPlane) -> Runner:
     settings = plane.settings
-    scheduling = SqlTrackingRecorder(plane.read_engine, TRAINING_SCHEDULER,
-                                     plane.tracking_signal)
+    scheduling = tracker_of(plane, TRAINING_SCHEDULER)
     scheduler = TrainingScheduler(
         plane.training, training_executor(plane), scheduling,
         limits=Limits(capacity=settings.training_capacity,
                       per_organization=settings.training_org_concurrency,
                       heartbeat_seconds=settings.training_heartbeat_seconds),
         models=plane.model_catalog, usage=plane.usage)
-    return Runner(name=TRAINING_SCHEDULER, app=plane.training, processor=scheduler,
-                  recorder=scheduling, wakeup=plane.log_signal,
-                  lock=plane.runner_lock(TRAINING_SCHEDULER), on_failure=plane.count_failure,
-                  tick=scheduler.tick)
+    return manager_runner(plane, TRAINING_SCHEDULER, plane.training, scheduler, scheduling,
+                          tick=scheduler.tick)
 
 
 def deployment_controller_runner(plane: ControlPlane) -> Runner:
     settings = plane.settings
-    controlling = SqlTrackingRecorder(plane.read_engine, DEPLOYMENT_CONTROLLER,
-                                      plane.tracking_signal)
+    controlling = tracker_of(plane, DEPLOYMENT_CONTROLLER)
     backends: dict[str, ServingBackend] = {
         "reference": ReferenceBackend(plane.object_store, work_dir=settings.serving_replicas_dir),
         "upstream": UpstreamBackend()}
@@ -112,10 +116,18 @@ def deployment_controller_runner(plane: ControlPlane) -> Runner:
         plane.serving, backends, controlling, models=plane.model_catalog, usage=plane.usage,
         settings=ControllerSettings(
             ready_timeout_seconds=settings.replica_ready_timeout_seconds))
-    return Runner(name=DEPLOYMENT_CONTROLLER, app=plane.serving, processor=controller,
-                  recorder=controlling, wakeup=plane.log_signal,
-                  lock=plane.runner_lock(DEPLOYMENT_CONTROLLER), on_failure=plane.count_failure,
-                  tick=controller.tick)
+    return manager_runner(plane, DEPLOYMENT_CONTROLLER, plane.serving, controller, controlling,
+                          tick=controller.tick)
+
+
+def billing_close_runner(plane: ControlPlane) -> Runner:
+    """Closes ended periods into invoices on its tick; follows the Billing log to learn
+    which invoices exist."""
+    closing = tracker_of(plane, BILLING_CLOSE)
+    closer = BillingCloser(plane.billing, closing,
+                           grace_seconds=plane.settings.billing_close_grace_seconds)
+    return manager_runner(plane, BILLING_CLOSE, plane.billing, closer, closing,
+                          tick=closer.tick)
 
 
 @dataclass(frozen=True)
@@ -144,7 +156,7 @@ def projection_status(plane: ControlPlane) -> list[ProjectionStatus]:
             name, generation, position(f"{name}@{generation}", model.app.name),
             model.app.recorder.max_notification_id() or 0))
     managers = [(ORGANIZATION_CLOSURE, plane.tenancy), (DATASET_VALIDATION, plane.datasets),
-                (PERSONAL_ORGANIZATIONS, plane.identity_log())]
+                (PERSONAL_ORGANIZATIONS, plane.identity_log()), (BILLING_CLOSE, plane.billing)]
     if plane.settings.training_executor != "none":
         managers.append((TRAINING_SCHEDULER, plane.training))
     if plane.settings.deployment_controller:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, select, update
 
 from projections.sql import upsert
+
+T = TypeVar("T")
 
 generations_metadata = MetaData()
 generations_table = Table(
@@ -76,3 +80,19 @@ class GenerationRegistry:
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         return (row[0], row[1]) if row else (1, None)
+
+
+class LiveTables(Generic[T]):
+    """The live generation's tables of one projection, as query classes read them: built once
+    per generation, re-resolved on every call so a rebuild's switch-over is followed."""
+
+    def __init__(self, generations: GenerationRegistry, projection: str,
+                 build: Callable[[int], T]) -> None:
+        self.generations, self.projection, self.build = generations, projection, build
+        self._built: dict[int, T] = {}
+
+    def __call__(self) -> T:
+        generation = self.generations.active(self.projection)
+        if generation not in self._built:
+            self._built[generation] = self.build(generation)
+        return self._built[generation]

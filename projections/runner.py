@@ -74,9 +74,13 @@ class Runner:
         self._thread = threading.Thread(target=self.run, name=f"runner-{self.name}", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def request_stop(self) -> None:
+        """Ask the runner to stop after its current batch, without waiting for it."""
         self._stop.set()
         self.wakeup.notify()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
 

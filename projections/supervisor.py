@@ -40,8 +40,14 @@ class ProjectionSupervisor:
                                          name=f"supervisor-{self.name}")
         self._watcher.start()
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Ask the watcher and the live runner to stop, without waiting for them."""
         self._closing.set()
+        if self.live is not None:
+            self.live.request_stop()
+
+    def stop(self) -> None:
+        self.request_stop()
         if self._watcher is not None:
             self._watcher.join(timeout=5)
         if self.live is not None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterable, Iterator
 from threading import Event
 
 from eventsourcing.persistence import (
@@ -37,6 +38,25 @@ tracking_table = Table(
     Column("notification_id", BigInteger, nullable=False),
 )
 
+# Engines whose database already has the tracking table: recorders are made per request by
+# readers waiting on positions, and a catalog query each time showed up in profiles.
+_ready_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def ensure_tracking_table(engine: Engine) -> None:
+    if engine not in _ready_engines:
+        tracking_metadata.create_all(engine, checkfirst=True)
+        _ready_engines.add(engine)
+
+
+def positions(engine: Engine, trackers: Iterable[str], application_name: str) -> dict[str, int]:
+    """The positions several trackers have reached in one log, in one query."""
+    query = select(tracking_table.c.tracker, tracking_table.c.notification_id).where(
+        tracking_table.c.application_name == application_name,
+        tracking_table.c.tracker.in_(list(trackers)))
+    with engine.connect() as conn:
+        return {tracker: position for tracker, position in conn.execute(query)}
+
 
 class SqlTrackingRecorder(TrackingRecorder):
     """Tracks positions per (tracker, upstream application) in the read-model database."""
@@ -46,7 +66,7 @@ class SqlTrackingRecorder(TrackingRecorder):
         self.tracker = tracker
         self.signal = signal or ChangeSignal()
         self._local = threading.local()
-        tracking_metadata.create_all(engine, checkfirst=True)
+        ensure_tracking_table(engine)
 
     # -- transactions ---------------------------------------------------------------------
 

@@ -12,8 +12,9 @@ from domain.shared.errors import ValidationFailedError
 
 # Routes that exist now: projects, orgs. The rest are reserved for the routes still to come.
 # `inference`: the gateway (`inference:write` calls a model, `inference:read` lists what it may).
+# `billing`: invoices; `audit`: the organization's event history.
 RESOURCE_GROUPS = ("projects", "orgs", "models", "datasets", "fine_tuning", "rl",
-                   "deployments", "usage", "inference")
+                   "deployments", "usage", "inference", "billing", "audit")
 READ = "read"
 WRITE = "write"
 ALL = "all"

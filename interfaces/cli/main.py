@@ -6,6 +6,9 @@ import click
 
 from infra.logging import configure_logging
 from infra.settings import Settings, SettingsError, load_settings
+from interfaces.cli.audit import audit
+from interfaces.cli.billing import billing
+from interfaces.cli.events import events
 from interfaces.cli.jobs import jobs
 from interfaces.cli.projections import projections
 from interfaces.cli.serving import announce, build_plane, run_http, wait_for_signal
@@ -100,4 +103,7 @@ def auth_serve(ctx: click.Context, host: str, port: int) -> None:
 
 
 cli.add_command(projections)
+cli.add_command(audit)
 cli.add_command(jobs)
+cli.add_command(events)
+cli.add_command(billing)

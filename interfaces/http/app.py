@@ -16,12 +16,14 @@ from litestar.types import ASGIApp
 from infra.metrics import Metrics
 from infra.settings import RuntimeMode
 from interfaces.control_plane import ControlPlane
+from interfaces.http.api.audit import AuditController
 from interfaces.http.api.auth_proxy import AUTH_PROXY_HANDLERS
 from interfaces.http.api.datasets import DatasetsController
 from interfaces.http.api.deployments import DeploymentsController
 from interfaces.http.api.fine_tuning import FineTuningJobsController
 from interfaces.http.api.health import GATEWAY_HEALTH_HANDLERS, HEALTH_HANDLERS
 from interfaces.http.api.inference import GATEWAY_MODEL_HANDLERS, INFERENCE_HANDLERS
+from interfaces.http.api.invoices import InvoicesController
 from interfaces.http.api.models import ModelsController
 from interfaces.http.api.organizations import OrganizationsController
 from interfaces.http.api.projects import ProjectsController
@@ -73,8 +75,8 @@ def create_control_plane_app(plane: ControlPlane, mode: RuntimeMode = "full", *,
     if mode == "full":
         handlers += [*HEALTH_HANDLERS, ProjectsController, OrganizationsController,
                      DatasetsController, ModelsController, FineTuningJobsController,
-                     RlJobsController, DeploymentsController, UsageController,
-                     *AUTH_PROXY_HANDLERS]
+                     RlJobsController, DeploymentsController, UsageController, AuditController,
+                     InvoicesController, *AUTH_PROXY_HANDLERS]
     else:
         handlers += [*GATEWAY_HEALTH_HANDLERS, *GATEWAY_MODEL_HANDLERS]
     return Litestar(

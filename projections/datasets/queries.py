@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, MetaData, Table, select
+from sqlalchemy import Engine, MetaData, select
 
 from projections.datasets.projection import PROJECTION_NAME
 from projections.datasets.tables import datasets_table
-from projections.generations import GenerationRegistry
+from projections.generations import GenerationRegistry, LiveTables
 from projections.paging import Row, newest_first
 
 
@@ -14,13 +14,8 @@ class DatasetQueries:
     def __init__(self, engine: Engine, generations: GenerationRegistry) -> None:
         self.engine = engine
         self.generations = generations
-        self._tables: dict[int, Table] = {}
-
-    def _current(self) -> Table:
-        generation = self.generations.active(PROJECTION_NAME)
-        if generation not in self._tables:
-            self._tables[generation] = datasets_table(generation, MetaData())
-        return self._tables[generation]
+        self._current = LiveTables(generations, PROJECTION_NAME,
+                                   lambda g: datasets_table(g, MetaData()))
 
     def dataset(self, org_id: str, dataset_id: str) -> Row | None:
         table = self._current()

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import ColumnElement, Engine, MetaData, Table, func, or_, select
 
 from domain.catalog.values import ID_LIKE
-from projections.generations import GenerationRegistry
+from projections.generations import GenerationRegistry, LiveTables
 from projections.models.projection import PROJECTION_NAME
 from projections.models.tables import models_table
 from projections.paging import Row, newest_first
@@ -17,13 +17,9 @@ class ModelQueries:
     def __init__(self, engine: Engine, generations: GenerationRegistry) -> None:
         self.engine = engine
         self.generations = generations
-        self._tables: dict[int, Table] = {}
+        self._current = LiveTables(generations, PROJECTION_NAME,
+                                   lambda g: models_table(g, MetaData()))
 
-    def _current(self) -> Table:
-        generation = self.generations.active(PROJECTION_NAME)
-        if generation not in self._tables:
-            self._tables[generation] = models_table(generation, MetaData())
-        return self._tables[generation]
 
     @staticmethod
     def _visible(table: Table, org_id: str) -> ColumnElement[bool]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, MetaData, Table, select
 
 from domain.serving.status import ROUTABLE
-from projections.generations import GenerationRegistry
+from projections.generations import GenerationRegistry, LiveTables
 from projections.paging import Row, newest_first
 from projections.serving.projection import PROJECTION_NAME
 from projections.serving.tables import deployments_table
@@ -30,13 +30,8 @@ class DeploymentQueries:
     def __init__(self, engine: Engine, generations: GenerationRegistry) -> None:
         self.engine = engine
         self.generations = generations
-        self._tables: dict[int, Table] = {}
-
-    def _current(self) -> Table:
-        generation = self.generations.active(PROJECTION_NAME)
-        if generation not in self._tables:
-            self._tables[generation] = deployments_table(generation, MetaData())
-        return self._tables[generation]
+        self._current = LiveTables(generations, PROJECTION_NAME,
+                                   lambda g: deployments_table(g, MetaData()))
 
     def deployments_table(self) -> Table:
         return self._current()

@@ -6,10 +6,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from projections.generations import GenerationRegistry
+from projections.generations import GenerationRegistry, LiveTables
 from projections.paging import newest_first
 from projections.tenancy.projection import PROJECTION_NAME
-from projections.tenancy.tables import TenancyTables, tenancy_tables
+from projections.tenancy.tables import tenancy_tables
 
 Row = dict[str, Any]
 
@@ -18,13 +18,7 @@ class TenancyQueries:
     def __init__(self, engine: Engine, generations: GenerationRegistry) -> None:
         self.engine = engine
         self.generations = generations
-        self._tables: dict[int, TenancyTables] = {}
-
-    def _current(self) -> TenancyTables:
-        generation = self.generations.active(PROJECTION_NAME)
-        if generation not in self._tables:
-            self._tables[generation] = tenancy_tables(generation)
-        return self._tables[generation]
+        self._current = LiveTables(generations, PROJECTION_NAME, tenancy_tables)
 
     def organization(self, org_id: str) -> Row | None:
         table = self._current().organizations

@@ -8,23 +8,17 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, Table, select
 
-from projections.generations import GenerationRegistry
+from projections.generations import GenerationRegistry, LiveTables
 from projections.paging import Row, newest_first
 from projections.training.projection import PROJECTION_NAME
-from projections.training.tables import TrainingTables, training_tables
+from projections.training.tables import training_tables
 
 
 class TrainingQueries:
     def __init__(self, engine: Engine, generations: GenerationRegistry) -> None:
         self.engine = engine
         self.generations = generations
-        self._tables: dict[int, TrainingTables] = {}
-
-    def _current(self) -> TrainingTables:
-        generation = self.generations.active(PROJECTION_NAME)
-        if generation not in self._tables:
-            self._tables[generation] = training_tables(generation)
-        return self._tables[generation]
+        self._current = LiveTables(generations, PROJECTION_NAME, training_tables)
 
     def jobs_table(self) -> Table:
         return self._current().jobs

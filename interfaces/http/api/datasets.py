@@ -24,6 +24,7 @@ from interfaces.http.commands import cause_for, etag, expected_version, fingerpr
 from interfaces.http.dataset_presenter import dataset_from_aggregate, dataset_from_row
 from interfaces.http.docs import errors
 from interfaces.http.errors import ApiError
+from interfaces.http.point_in_time import POINT_IN_TIME, AsOf, Version, load_at, point_in_time
 from interfaces.http.schemas import (
     CreateDatasetRequest,
     Dataset,
@@ -80,10 +81,18 @@ class DatasetsController(Controller):
 
     @get("/{dataset_id:str}", sync_to_thread=True, operation_id="getDataset",
          summary="Get a dataset, its versions and its validation report",
-         responses=errors(401, 403, 404))
+         description=POINT_IN_TIME, responses=errors(400, 401, 403, 404))
     def retrieve(self, dataset_id: FromPath[str], principal: NamedDependency[Principal],
-                 plane: NamedDependency[ControlPlane]) -> Response[Dataset]:
+                 plane: NamedDependency[ControlPlane], as_of: AsOf = None,
+                 version: Version = None) -> Response[Dataset]:
         require_scope(principal, "datasets:read")
+        when = point_in_time(as_of, version)
+        if when is not None:
+            return _written(load_at(
+                plane.datasets, DatasetAggregate, parse_id("ds", dataset_id), when,
+                what="dataset", visible=lambda dataset: dataset.org_id == principal.org_id
+                and self._visible(principal, dataset.project_id.hex if dataset.project_id
+                                  else None)))
         row = plane.dataset_queries.dataset(principal.org_hex, parse_id("ds", dataset_id).hex)
         if row is None or not self._visible(principal, row["project_id"]):
             raise NotFoundError(f"No such dataset: {dataset_id!r}.")

@@ -27,6 +27,7 @@ from interfaces.http.deployment_schemas import (
     UpdateDeploymentRequest,
 )
 from interfaces.http.docs import errors
+from interfaces.http.point_in_time import POINT_IN_TIME, AsOf, Version, load_at, point_in_time
 from interfaces.http.schemas import ListPage, page_of
 from interfaces.http.security import Principal, owning_project, require_scope
 
@@ -88,10 +89,17 @@ class DeploymentsController(Controller):
 
     @get("/{deployment_id:str}", sync_to_thread=True, operation_id="getDeployment",
          summary="Get a deployment: what should run, and what runs",
-         responses=errors(401, 403, 404))
+         description=POINT_IN_TIME, responses=errors(400, 401, 403, 404))
     def retrieve(self, deployment_id: FromPath[str], principal: NamedDependency[Principal],
-                 plane: NamedDependency[ControlPlane]) -> Response[Deployment]:
+                 plane: NamedDependency[ControlPlane], as_of: AsOf = None,
+                 version: Version = None) -> Response[Deployment]:
         require_scope(principal, "deployments:read")
+        when = point_in_time(as_of, version)
+        if when is not None:
+            return _written(load_at(
+                plane.serving, DeploymentAggregate, parse_id(PREFIX, deployment_id), when,
+                what="deployment", visible=lambda deployment: deployment.org_id ==
+                principal.org_id and self._visible(principal, deployment.project_id)))
         row = plane.deployment_queries.deployment(principal.org_hex,
                                                   parse_id(PREFIX, deployment_id).hex)
         if row is None or not self._visible(principal, row["project_id"]):

@@ -25,6 +25,7 @@ from interfaces.control_plane import ControlPlane
 from interfaces.http.commands import cause_for, etag, expected_version, fingerprint
 from interfaces.http.docs import errors
 from interfaces.http.model_presenter import model_from_aggregate, model_from_row
+from interfaces.http.point_in_time import POINT_IN_TIME, AsOf, Version, load_at, point_in_time
 from interfaces.http.schemas import (
     Deleted,
     ListPage,
@@ -79,10 +80,18 @@ class ModelsController(Controller):
         return page_of(items, [item.id for item in items], has_more)
 
     @get("/{model:str}", sync_to_thread=True, operation_id="getModel",
-         summary="Get a model by id, or by name", responses=errors(401, 403, 404))
+         summary="Get a model by id, or by name", description=POINT_IN_TIME,
+         responses=errors(400, 401, 403, 404))
     def retrieve(self, model: FromPath[str], principal: NamedDependency[Principal],
-                 plane: NamedDependency[ControlPlane]) -> Response[Model]:
+                 plane: NamedDependency[ControlPlane], as_of: AsOf = None,
+                 version: Version = None) -> Response[Model]:
         require_scope(principal, "models:read")
+        when = point_in_time(as_of, version)
+        if when is not None:
+            then = load_at(plane.models, ModelAggregate, self._model_id(principal, model, plane),
+                           when, what="model",
+                           visible=lambda found: found.org_id in (None, principal.org_id))
+            return _written(then)
         row = plane.model_queries.resolve(principal.org_hex, model)
         if row is None:
             raise NotFoundError(f"No such model: {model!r}.")
@@ -118,6 +127,16 @@ class ModelsController(Controller):
             expected_version=expected_version(request), cause=cause_for(request, principal))
         plane.await_projections(plane.models.name, outcome.position)
         return Deleted(id=model_id, object="model", deleted=True)
+
+    @staticmethod
+    def _model_id(principal: Principal, model: str, plane: ControlPlane) -> UUID:
+        """A model's id, from its id or (as the projection knows it now) its name."""
+        if ID_LIKE.match(model):
+            return parse_id("model", model)
+        row = plane.model_queries.resolve(principal.org_hex, model)
+        if row is None:
+            raise NotFoundError(f"No such model: {model!r}.")
+        return UUID(hex=row["id"])
 
     @staticmethod
     def _base(principal: Principal, base_model: str, plane: ControlPlane) -> UUID:

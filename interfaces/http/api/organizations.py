@@ -9,9 +9,11 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
 from domain.shared.errors import NotFoundError, PermissionDeniedError
+from domain.tenancy.organization import Organization as OrganizationAggregate
 from interfaces.control_plane import ControlPlane
 from interfaces.http.commands import cause_for, etag, expected_version
 from interfaces.http.docs import errors
+from interfaces.http.point_in_time import POINT_IN_TIME, AsOf, Version, load_at, point_in_time
 from interfaces.http.presenters import organization_from_aggregate, organization_from_row
 from interfaces.http.schemas import Deleted, Organization, UpdateOrganizationRequest
 from interfaces.http.security import Principal, require_scope
@@ -25,11 +27,17 @@ class OrganizationsController(Controller):
     tags = ["Organization"]
 
     @get(sync_to_thread=True, operation_id="getCurrentOrganization",
-         summary="The organization of the caller's credentials",
-         responses=errors(401, 403, 404))
+         summary="The organization of the caller's credentials", description=POINT_IN_TIME,
+         responses=errors(400, 401, 403, 404))
     def retrieve(self, principal: NamedDependency[Principal],
-                 plane: NamedDependency[ControlPlane]) -> Response[Organization]:
+                 plane: NamedDependency[ControlPlane], as_of: AsOf = None,
+                 version: Version = None) -> Response[Organization]:
         require_scope(principal, "orgs:read", org_wide=True)
+        when = point_in_time(as_of, version)
+        if when is not None:
+            then = load_at(plane.tenancy, OrganizationAggregate, principal.org_id, when,
+                           what="organization", visible=lambda _org: True)
+            return Response(organization_from_aggregate(then), headers=etag(then.version))
         row = plane.queries.organization(principal.org_hex)
         if row is None:
             raise NotFoundError("The organization does not exist (yet).")

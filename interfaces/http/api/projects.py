@@ -10,9 +10,11 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from domain.shared.errors import NotFoundError
 from domain.shared.ids import parse_id
+from domain.tenancy.project import Project as ProjectAggregate
 from interfaces.control_plane import ControlPlane
 from interfaces.http.commands import cause_for, etag, expected_version, fingerprint
 from interfaces.http.docs import errors
+from interfaces.http.point_in_time import POINT_IN_TIME, AsOf, Version, load_at, point_in_time
 from interfaces.http.presenters import project_from_aggregate, project_from_row
 from interfaces.http.schemas import (
     CreateProjectRequest,
@@ -71,12 +73,19 @@ class ProjectsController(Controller):
         return page_of(items, [item.id for item in items], has_more)
 
     @get("/{project_id:str}", sync_to_thread=True, operation_id="getProject",
-         summary="Get a project", responses=errors(401, 403, 404))
+         summary="Get a project", description=POINT_IN_TIME,
+         responses=errors(400, 401, 403, 404))
     def retrieve(self, project_id: FromPath[str], principal: NamedDependency[Principal],
-                 plane: NamedDependency[ControlPlane]) -> Response[Project]:
+                 plane: NamedDependency[ControlPlane], as_of: AsOf = None,
+                 version: Version = None) -> Response[Project]:
         require_scope(principal, "projects:read")
         project_uuid = parse_id("proj", project_id)
         require_project(principal, project_uuid)
+        when = point_in_time(as_of, version)
+        if when is not None:
+            then = load_at(plane.tenancy, ProjectAggregate, project_uuid, when, what="project",
+                           visible=lambda project: project.org_id == principal.org_id)
+            return Response(project_from_aggregate(then), headers=etag(then.version))
         row = plane.queries.project(principal.org_hex, project_uuid.hex)
         if row is None:
             raise NotFoundError(f"No such project: {project_id!r}.")

@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import FromPath, HeaderParameter, QueryParameter
@@ -24,11 +24,13 @@ from litestar.response import ServerSentEvent
 from application.training.service import NewJob
 from domain.shared.errors import NotFoundError, ValidationFailedError
 from domain.shared.ids import parse_id
+from domain.training.job import TrainingJob as JobAggregate
 from interfaces.control_plane import ControlPlane
-from interfaces.http.commands import cause_for, fingerprint
+from interfaces.http.commands import cause_for, etag, fingerprint
 from interfaces.http.docs import errors
 from interfaces.http.errors import ApiError
 from interfaces.http.job_event_stream import KEEPALIVE_SECONDS, job_event_stream
+from interfaces.http.point_in_time import POINT_IN_TIME, AsOf, Version, load_at, point_in_time
 from interfaces.http.schemas import ListPage, page_of
 from interfaces.http.security import Principal, require_scope
 from interfaces.http.training_presenter import (
@@ -172,11 +174,20 @@ class TrainingJobsController(Controller):
         return page_of(items, [item.id for item in items], has_more)
 
     @get("/{job_id:str}", sync_to_thread=True, operation_id=operation("get"),
-         summary="Get a job", responses=errors(401, 403, 404))
+         summary="Get a job", description=POINT_IN_TIME, responses=errors(400, 401, 403, 404))
     def retrieve(self, job_id: FromPath[str], principal: NamedDependency[Principal],
-                 plane: NamedDependency[ControlPlane]) -> TrainingJob:
+                 plane: NamedDependency[ControlPlane], as_of: AsOf = None,
+                 version: Version = None) -> Response[TrainingJob]:
         require_scope(principal, f"{self.job_kind.kind}:read")
-        return job_from_row(self.job_kind, self._row(principal, plane, job_id))
+        when = point_in_time(as_of, version)
+        if when is not None:
+            then = load_at(plane.training, JobAggregate, self._job_id(job_id), when, what="job",
+                           visible=lambda job: job.org_id == principal.org_id
+                           and job.kind == self.job_kind.kind
+                           and self._visible(principal, job.project_id))
+            return Response(job_from_row(self.job_kind, row_of(then)),
+                            headers=etag(then.version))
+        return Response(job_from_row(self.job_kind, self._row(principal, plane, job_id)))
 
     @post("/{job_id:str}/cancel", sync_to_thread=True, status_code=200,
           operation_id=operation("cancel"),

@@ -1,0 +1,1 @@
+"""Audit: stored domain events described for auditors (type, resource, actor, redacted payload)."""

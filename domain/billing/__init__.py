@@ -1,0 +1,1 @@
+"""Billing: the price book, monthly periods, and invoices priced from usage, exactly."""

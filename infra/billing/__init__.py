@@ -1,0 +1,1 @@
+"""The price book file: read and checked before anything is published."""

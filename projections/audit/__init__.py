@@ -1,0 +1,1 @@
+"""The audit read model: one row per audited event, by organization."""

@@ -1,0 +1,1 @@
+"""The invoice read model, and the usage sums billing reads from the usage read model."""
