@@ -38,5 +38,10 @@ test-integration: install
 test-e2e: install
 	$(BIN)/pytest tests/e2e
 
+# Real Postgres and Redis (started if not running), wrk on loopback; writes BENCHMARKS.md.
+# BENCH_SECONDS, BENCH_ROUNDS, BENCH_ONLY=write,read,... and more: see bench/config.py.
+bench: install
+	$(BIN)/python -m bench
+
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .hypothesis

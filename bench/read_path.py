@@ -1,0 +1,52 @@
+"""Pair 2: `GET /v1/projects` (a page of 20 from the projection, API-key auth) against a bare
+Litestar handler that returns the same JSON under the same uvicorn settings."""
+
+from __future__ import annotations
+
+import httpx
+
+from bench import wrk
+from bench.context import BenchContext
+from bench.processes import Process, free_port, python_module
+from bench.report import Row, Section, Target
+from bench.stats import median
+
+TITLE = "2. Read path"
+METHOD = """
+`wrk` runs {clients} keep-alive clients doing `GET /v1/projects` (the default page of 20, newest
+first, of an organization holding every project the write path created) with the API key,
+against `bitstride serve`. The baseline is bench/bare_app.py: one Litestar route returning
+the very JSON that page answered, served through `interfaces.cli.serving.run_http` (what
+`bitstride serve` uses), one process, same uvicorn settings; wrk sends it the same header.
+Rounds alternate between the two servers; both stay up throughout.
+"""
+
+
+def run(context: BenchContext) -> Section:
+    config = context.config
+    page = httpx.get(f"{context.api_url}/v1/projects", timeout=30,
+                     headers={"Authorization": f"Bearer {context.api_key}"})
+    page.raise_for_status()
+    page_file = context.workdir / "page.json"
+    page_file.write_bytes(page.content)
+    port = free_port()
+    bare = Process(python_module("bench.bare_app", str(port), str(page_file)),
+                   context.deployment.env, context.workdir / "bare_app.log")
+    try:
+        bare_url = f"http://127.0.0.1:{port}"
+        bare.wait_http(f"{bare_url}/health")
+        ours, baseline = [], []
+        for _ in range(config.rounds):
+            for url, results in ((context.api_url, ours), (bare_url, baseline)):
+                result = wrk.run(url, "GET", "/v1/projects", token=context.api_key,
+                                 seconds=config.seconds, concurrency=config.concurrency)
+                if result.errors:
+                    raise RuntimeError(f"GET {url}/v1/projects: {result.errors} errors")
+                results.append(result.rate)
+    finally:
+        bare.stop()
+    rows = len(page.json()["data"])
+    row = Row(TITLE, f"GET /v1/projects ({rows} rows), {config.concurrency} clients", "req/s",
+              median(ours), median(baseline), "bare Litestar handler",
+              Target("ratio_at_least", 0.35), ours, baseline)
+    return Section(TITLE, METHOD.format(clients=config.concurrency), [row])
