@@ -51,6 +51,7 @@ from infra.storage.factory import object_store
 from infra.training_catalogs import DatasetAggregates, ModelAggregates
 from interfaces.http.auth_service.app import build_identity_service, create_auth_app
 from interfaces.http.gateway.routing import RoutingTable
+from interfaces.http.organization_states import OrganizationStates
 from interfaces.read_models import ReadModel, ReadModels
 from projections.audit.projection import PROJECTION_NAME as AUDIT
 from projections.audit.projection import AuditProjection, audit_view
@@ -143,6 +144,8 @@ class ControlPlane:
         self.training_queries = TrainingQueries(self.read_engine, self.generations)
         self.deployment_queries = DeploymentQueries(self.read_engine, self.generations)
         self.usage_queries = UsageQueries(self.read_engine, self.generations)
+        self.organization_states = OrganizationStates(self.queries.organization_state,
+                                                      changes=self.tracking_signal)
         self.invoice_queries = InvoiceQueries(self.read_engine, self.generations)
         # Unfinished jobs hold on to the datasets and models they train from; deployments that
         # are not stopped, to the models they serve.

@@ -1,27 +1,48 @@
-"""Dialect-neutral SQL helpers (SQLite for `make run`, Postgres in production)."""
+"""Dialect-neutral SQL helpers (SQLite for `make run`, Postgres in production).
+
+Each statement is built once per table, dialect and column set, with bound parameters, and
+reused: projections run these per event, and building a statement cost more than running it.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
+
+
+def _insert(dialect: str, table: Table, columns: tuple[str, ...]) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).values({column: bindparam(column) for column in columns})
+
+
+@functools.lru_cache(maxsize=512)
+def _upsert(dialect: str, table: Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> Any:
+    statement = _insert(dialect, table, columns)
+    updates = {k: statement.excluded[k] for k in columns if k not in keys}
+    return statement.on_conflict_do_update(index_elements=list(keys), set_=updates)
+
+
+@functools.lru_cache(maxsize=512)
+def _insert_or_add(dialect: str, table: Table, columns: tuple[str, ...],
+                   keys: tuple[str, ...], add: tuple[str, ...]) -> Any:
+    statement = _insert(dialect, table, columns)
+    sums = {column: table.c[column] + statement.excluded[column] for column in add}
+    return statement.on_conflict_do_update(index_elements=list(keys), set_=sums)
 
 
 def upsert(conn: Connection, table: Table, values: Mapping[str, Any],
            keys: Sequence[str]) -> None:
     """Insert a row or overwrite it by its key, in one statement on either dialect."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table).values(**values)
-    updates = {k: statement.excluded[k] for k in values if k not in keys}
-    conn.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates))
+    statement = _upsert(conn.dialect.name, table, tuple(values), tuple(keys))
+    conn.execute(statement, dict(values))
 
 
 def insert_or_add(conn: Connection, table: Table, values: Mapping[str, Any],
                   keys: Sequence[str], add: Sequence[str]) -> None:
     """Insert a row, or add its `add` columns to the existing row's (a counter upsert)."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table).values(**values)
-    sums = {column: table.c[column] + statement.excluded[column] for column in add}
-    conn.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=sums))
+    statement = _insert_or_add(conn.dialect.name, table, tuple(values), tuple(keys), tuple(add))
+    conn.execute(statement, dict(values))

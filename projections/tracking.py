@@ -7,11 +7,13 @@ of the position refuses to go backwards or repeat: each event is applied exactly
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator
 from threading import Event
+from typing import Any
 
 from eventsourcing.persistence import (
     IntegrityError,
@@ -19,7 +21,18 @@ from eventsourcing.persistence import (
     TrackingRecorder,
     WaitInterruptedError,
 )
-from sqlalchemy import BigInteger, Column, Connection, Engine, MetaData, String, Table, select, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from projections.signal import ChangeSignal
@@ -56,6 +69,21 @@ def positions(engine: Engine, trackers: Iterable[str], application_name: str) ->
         tracking_table.c.tracker.in_(list(trackers)))
     with engine.connect() as conn:
         return {tracker: position for tracker, position in conn.execute(query)}
+
+
+@functools.cache
+def _advance_statement(dialect: str) -> Any:
+    """The conditional upsert of a position, built once per dialect: every event of every
+    projection runs it, and building it each time cost more than executing it."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(tracking_table).values(
+        tracker=bindparam("tracker"), application_name=bindparam("application_name"),
+        notification_id=bindparam("notification_id"))
+    return statement.on_conflict_do_update(
+        index_elements=["tracker", "application_name"],
+        set_={"notification_id": statement.excluded.notification_id},
+        where=tracking_table.c.notification_id < statement.excluded.notification_id,
+    ).returning(tracking_table.c.notification_id)
 
 
 class SqlTrackingRecorder(TrackingRecorder):
@@ -99,16 +127,9 @@ class SqlTrackingRecorder(TrackingRecorder):
             self.insert_tracking_in(conn, tracking)
 
     def insert_tracking_in(self, conn: Connection, tracking: Tracking) -> None:
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         values = {"tracker": self.tracker, "application_name": tracking.application_name,
                   "notification_id": tracking.notification_id}
-        statement = insert(tracking_table).values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=["tracker", "application_name"],
-            set_={"notification_id": statement.excluded.notification_id},
-            where=tracking_table.c.notification_id < statement.excluded.notification_id,
-        ).returning(tracking_table.c.notification_id)
-        if conn.execute(statement).first() is None:
+        if conn.execute(_advance_statement(conn.dialect.name), values).first() is None:
             msg = (f"{self.tracker} already processed {tracking.application_name} "
                    f"notification {tracking.notification_id}")
             raise IntegrityError(msg)

@@ -10,12 +10,12 @@ per `unit` units of the meter; model "*" is the meter's default, and every meter
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from domain.billing.pricing import CURRENCY, PriceEntry, checked_entries
 from domain.shared.errors import ValidationFailedError
+from infra.json_files import read_json_file
 from infra.settings import SettingsError
 
 DEFAULT_PRICE_BOOK_FILE = Path(__file__).resolve().parent / "price_book.json"
@@ -29,12 +29,7 @@ def load_price_book(path: Path | None = None) -> tuple[PriceEntry, ...]:
     """The entries of `path`, or of the price book shipped with Bitstride."""
     source = path or DEFAULT_PRICE_BOOK_FILE
     where = f"PRICE_BOOK_FILE {source}"
-    try:
-        document = json.loads(source.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise PriceBookError(f"{where} cannot be read: {error}") from None
-    except ValueError as error:
-        raise PriceBookError(f"{where} is not valid JSON: {error}") from None
+    document = read_json_file(source, "PRICE_BOOK_FILE", PriceBookError)
     prices = document.get("prices") if isinstance(document, dict) else None
     if not isinstance(prices, list):
         raise PriceBookError(f"{where} must hold {{\"currency\": \"usd\", \"prices\": [...]}}")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from application.models.ports import BaseModelSpec
 from domain.catalog.values import Capabilities, checked_context_length, checked_model_name
 from domain.shared.errors import ValidationFailedError
+from infra.json_files import read_json_file
 from infra.settings import SettingsError
 
 DEFAULT_CATALOG_FILE = Path(__file__).resolve().parent / "base_models.json"
@@ -21,12 +21,7 @@ class CatalogError(SettingsError):
 def load_catalog(path: Path | None = None) -> list[BaseModelSpec]:
     """The entries of `path` (MODEL_CATALOG_FILE), or of the catalog shipped with Bitstride."""
     source = path or DEFAULT_CATALOG_FILE
-    try:
-        document = json.loads(source.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise CatalogError(f"MODEL_CATALOG_FILE {source} cannot be read: {error}") from None
-    except ValueError as error:
-        raise CatalogError(f"MODEL_CATALOG_FILE {source} is not valid JSON: {error}") from None
+    document = read_json_file(source, "MODEL_CATALOG_FILE", CatalogError)
     entries = document.get("models") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise CatalogError(f"MODEL_CATALOG_FILE {source} must hold {{\"models\": [...]}}")

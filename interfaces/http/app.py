@@ -62,7 +62,7 @@ def create_control_plane_app(plane: ControlPlane, mode: RuntimeMode = "full", *,
         return gateway
 
     async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
-        return await authenticate(request, plane.verifier, plane.queries)
+        return await authenticate(request, plane.verifier, plane.organization_states)
 
     async def close_plane() -> None:
         await anyio.to_thread.run_sync(plane.close)

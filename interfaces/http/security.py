@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import anyio
 from litestar import Request
 
 from domain.identity.api_key_format import looks_like_api_key
@@ -18,6 +17,7 @@ from infra.auth.api_key_client import ApiKeyServiceUnavailableError, BearerVerif
 from infra.auth.tokens import AccessTokenVerifier, InvalidTokenError, KeySetUnavailableError
 from interfaces.http.bearer import BEARER_CHALLENGE, bearer_token
 from interfaces.http.errors import ApiError
+from interfaces.http.organization_states import OrganizationStates
 from projections.tenancy.queries import TenancyQueries
 
 
@@ -69,10 +69,9 @@ def require_project(principal: Principal, project_id: UUID) -> None:
 
 
 async def authenticate(request: Request[Any, Any, Any], verifier: AccessTokenVerifier,
-                       tenancy: TenancyQueries) -> Principal:
+                       organizations: OrganizationStates) -> Principal:
     principal = await identify(request, verifier)
-    state = await anyio.to_thread.run_sync(tenancy.organization_state, principal.org_hex)
-    check_organization(state)
+    check_organization(await organizations.state(principal.org_hex))
     return principal
 
 

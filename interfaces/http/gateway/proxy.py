@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,32 +73,7 @@ QUEUE_CHUNKS = 64  # upstream reads buffered ahead of a slow client (then the pu
 KEEPALIVE = b": keep-alive\n\n"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 CLIENT_CLOSED = 499  # nginx's code for "the client closed the request"
-ORG_STATE_SECONDS = 1.0
-ORG_STATE_ENTRIES = 10_000
 _END = object()
-
-
-class OrganizationStates:
-    """Organizations' states (active, deleted) from the tenancy read model, each kept for
-    ORG_STATE_SECONDS: the rest of the API reads it on every request, in a worker thread; the
-    gateway would spend a millisecond on it. A deleted organization's keys are refused within
-    a second (and revoked by the auth service soon after anyway)."""
-
-    def __init__(self, lookup: Callable[[str], str | None], *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._lookup, self._clock = lookup, clock
-        self._states: dict[str, tuple[str | None, float]] = {}
-
-    async def state(self, org_hex: str) -> str | None:
-        now = self._clock()
-        found = self._states.get(org_hex)
-        if found is not None and found[1] > now:
-            return found[0]
-        state = await anyio.to_thread.run_sync(self._lookup, org_hex)
-        if len(self._states) >= ORG_STATE_ENTRIES:
-            self._states.clear()
-        self._states[org_hex] = (state, now + ORG_STATE_SECONDS)
-        return state
 
 
 @dataclass(frozen=True)
@@ -182,7 +157,7 @@ class Gateway:
         self.plane = plane
         self.timeouts = Timeouts.of(settings)
         self.balancer = ReplicaBalancer()
-        self.organizations = OrganizationStates(plane.queries.organization_state)
+        self.organizations = plane.organization_states
         self._http: httpx.AsyncClient | None = None
 
     # -- lifecycle --------------------------------------------------------------------------

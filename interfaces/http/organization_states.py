@@ -1,0 +1,41 @@
+"""Organizations' states (active, deleted), as every authenticated request checks them.
+
+Read from the tenancy read model in a worker thread and kept briefly: a request pays for no
+query while nothing was projected since. An entry lasts until the next projection commit this
+process hears (its own, or another process's by NOTIFY) and at most `ttl` seconds, so a
+deleted organization is refused as soon as its deletion is projected, as before the cache.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import anyio.to_thread
+
+from projections.signal import ChangeSignal
+
+ORG_STATE_SECONDS = 1.0
+ORG_STATE_ENTRIES = 10_000
+
+
+class OrganizationStates:
+    def __init__(self, lookup: Callable[[str], str | None], *,
+                 changes: ChangeSignal | None = None, ttl: float = ORG_STATE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._lookup, self._changes, self._ttl, self._clock = lookup, changes, ttl, clock
+        self._states: dict[str, tuple[str | None, float, int]] = {}
+
+    def _generation(self) -> int:
+        return self._changes.generation() if self._changes is not None else 0
+
+    async def state(self, org_hex: str) -> str | None:
+        now, generation = self._clock(), self._generation()
+        found = self._states.get(org_hex)
+        if found is not None and found[1] > now and found[2] == generation:
+            return found[0]
+        state = await anyio.to_thread.run_sync(self._lookup, org_hex)
+        if len(self._states) >= ORG_STATE_ENTRIES:
+            self._states.clear()
+        self._states[org_hex] = (state, now + self._ttl, generation)
+        return state

@@ -1,0 +1,45 @@
+"""The organization-state cache: no query while nothing was projected, fresh after a commit."""
+
+from __future__ import annotations
+
+import pytest
+
+from interfaces.http.organization_states import OrganizationStates
+from projections.signal import ChangeSignal
+
+pytestmark = pytest.mark.anyio
+
+
+class Lookups:
+    def __init__(self) -> None:
+        self.state, self.calls = "active", 0
+
+    def __call__(self, org_hex: str) -> str | None:
+        self.calls += 1
+        return self.state
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def test_a_state_is_read_once_until_a_projection_commits() -> None:
+    lookups, changes, now = Lookups(), ChangeSignal(), [0.0]
+    states = OrganizationStates(lookups, changes=changes, ttl=1.0, clock=lambda: now[0])
+    assert [await states.state("o1") for _ in range(3)] == ["active"] * 3
+    assert lookups.calls == 1
+    lookups.state = "deleted"
+    changes.notify()  # the deletion was projected: the next request sees it
+    assert await states.state("o1") == "deleted" and lookups.calls == 2
+
+
+async def test_a_state_expires_after_its_ttl_without_any_commit() -> None:
+    lookups, now = Lookups(), [0.0]
+    states = OrganizationStates(lookups, changes=ChangeSignal(), ttl=1.0, clock=lambda: now[0])
+    await states.state("o1")
+    now[0] = 0.5
+    await states.state("o1")
+    now[0] = 1.01
+    await states.state("o1")
+    assert lookups.calls == 2
