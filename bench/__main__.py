@@ -23,6 +23,14 @@ from bench.private_postgres import MAX_CONNECTIONS, PrivatePostgres
 from bench.report import Row, Run, Section, render
 from bench.services import ensure_services, ensure_tools
 
+HISTORY = "\n## History\n"
+
+
+def kept_history(output: Path) -> str:
+    """The hand-written `## History` section of the previous report (before/after figures of
+    each change), carried over so a new run never erases it."""
+    previous = output.read_text() if output.exists() else ""
+    return HISTORY + previous.split(HISTORY, 1)[1] if HISTORY in previous else ""
 
 def _step(name: str) -> None:
     print(f"bench: {name}", flush=True)
@@ -114,7 +122,8 @@ def main() -> int:
     command = " ".join(["make bench", *(shlex.quote(a) for a in sys.argv[1:])])
     run = Run(date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), command=command,
               machine=machine, settings=config.settings(), note=config.note)
-    Path(config.output).write_text(render(run, sections))
+    output = Path(config.output)
+    output.write_text(render(run, sections) + kept_history(output))
     _step(f"wrote {config.output} in {time.monotonic() - started:.0f} s")
     return 0
 
