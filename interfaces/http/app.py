@@ -93,6 +93,9 @@ def create_control_plane_app(plane: ControlPlane, mode: RuntimeMode = "full", *,
                      *([close_plane] if owns_plane else [])],
         cors_config=cors_config(plane.settings.cors_origins),
         debug=False,
+        # Logging is structlog's (infra/logging.py); Litestar's own config would start a
+        # queue-listener thread per app that nothing stops.
+        logging_config=None,
     )
 
 

@@ -92,4 +92,5 @@ def create_auth_app(settings: Settings, *, revocations: SessionRevocations,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Bitstride auth service", version="1.0.0",
                                      path="/schema", render_plugins=[ScalarRenderPlugin()]),
+        logging_config=None,  # structlog logs (infra/logging.py); see the control plane's app
     )
