@@ -130,7 +130,7 @@ class ControlPlane:
         self.model_catalog = ModelAggregates(self.models)
         self.training = self._wired(TrainingService(
             env=tenancy_env(settings), datasets=DatasetAggregates(self.datasets),
-            models=self.model_catalog))
+            models=self.model_catalog, outputs=self.model_catalog))
         self.serving = self._wired(DeploymentService(
             env=tenancy_env(settings), models=self.model_catalog))
         if not is_postgres(settings.database_url):  # every context appends to one table

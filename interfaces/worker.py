@@ -101,7 +101,7 @@ def training_scheduler_runner(plane: ControlPlane) -> Runner:
         limits=Limits(capacity=settings.training_capacity,
                       per_organization=settings.training_org_concurrency,
                       heartbeat_seconds=settings.training_heartbeat_seconds),
-        models=plane.model_catalog, usage=plane.usage)
+        usage=plane.usage)
     return manager_runner(plane, TRAINING_SCHEDULER, plane.training, scheduler, scheduling,
                           tick=scheduler.tick)
 

@@ -1,13 +1,15 @@
 """What a succeeded job leaves behind: its model, registered with lineage, and its usage.
 
-Both are recorded from the job's Succeeded event and are idempotent by the job's id, so the
-scheduler repeating them after a crash registers one model and bills the tokens once.
-Only succeeded jobs are billed; a failed or cancelled run costs the organization nothing.
+The model is registered by `TrainingService.succeed` before the success is saved, so a job
+reads `succeeded` only once its `fine_tuned_model` can be deployed. The usage is recorded by
+the scheduler from the job's Succeeded event. Both are idempotent by the job's id: a success
+retried after a crash registers one model and bills the tokens once. Only succeeded jobs are
+billed; a failed or cancelled run costs the organization nothing.
 """
 
 from __future__ import annotations
 
-from application.training.ports import OutputModel, OutputModels, UsageLedger
+from application.training.ports import OutputModel, UsageLedger
 from application.usage.service import NewUsage
 from domain.shared.cause import Cause
 from domain.shared.ids import format_id
@@ -46,9 +48,5 @@ def job_usage(job: TrainingJob) -> list[NewUsage]:
             for meter, quantity in quantities.items()]
 
 
-def complete(job: TrainingJob, *, base_model_id: str, models: OutputModels,
-             usage: UsageLedger, cause: Cause) -> None:
-    output = output_model(job, base_model_id)
-    if output is not None:
-        models.register(output, cause=cause)
+def bill(job: TrainingJob, *, usage: UsageLedger, cause: Cause) -> None:
     usage.record(job_usage(job), cause=cause)

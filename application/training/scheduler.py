@@ -35,13 +35,11 @@ import structlog
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from application.shared.scan import created_ids
-from application.training.completion import complete
+from application.training.completion import bill
 from application.training.launch import executor_job
 from application.training.ports import (
     Executor,
     ExecutorRefusedError,
-    OutputModels,
-    TrainableModel,
     UsageLedger,
 )
 from application.training.service import TrainingService
@@ -72,10 +70,10 @@ class Limits:
 
 class TrainingScheduler:
     def __init__(self, training: TrainingService, executor: Executor,
-                 recorder: TrackingRecorder, *, limits: Limits, models: OutputModels,
+                 recorder: TrackingRecorder, *, limits: Limits,
                  usage: UsageLedger, clock: Callable[[], float] = time.time) -> None:
         self.training, self.executor, self.recorder = training, executor, recorder
-        self.limits, self.models, self.usage, self.clock = limits, models, usage, clock
+        self.limits, self.usage, self.clock = limits, usage, clock
         self._unfinished: set[UUID] | None = None  # job ids not known to be terminal
         self._ticked = False
 
@@ -87,7 +85,7 @@ class TrainingScheduler:
         elif isinstance(domain_event, CANCEL_REQUESTED):
             self.executor.stop(job_id)
         elif isinstance(domain_event, SUCCEEDED):
-            self.complete(job_id)
+            self.bill(job_id)
         if isinstance(domain_event, ADMITTING):
             self.admit()
         self.recorder.insert_tracking(tracking)
@@ -208,16 +206,11 @@ class TrainingScheduler:
 
     # -- completion ---------------------------------------------------------------------------
 
-    def complete(self, job_id: UUID) -> None:
+    def bill(self, job_id: UUID) -> None:
+        """Usage of a succeeded job (its model was registered as it succeeded)."""
         job = self._job(job_id)
-        if job is None or job.status is not JobStatus.SUCCEEDED:
-            return
-        try:
-            model: TrainableModel | None = self._catalogs()[1].trainable(job.org_id, job.model)
-        except NotFoundError:
-            model = None  # the trained-from model is gone: usage is still billed
-        complete(job, base_model_id=model.base_model_id if model else "", models=self.models,
-                 usage=self.usage, cause=SCHEDULER)
+        if job is not None and job.status is JobStatus.SUCCEEDED:
+            bill(job, usage=self.usage, cause=SCHEDULER)
 
     # -- plumbing ---------------------------------------------------------------------------
 

@@ -17,7 +17,8 @@ from uuid import UUID
 from application.shared.base import BitstrideApplication, retry_on_conflict
 from application.shared.outcome import Outcome, replayed
 from application.training.admission import fitting_dataset, trainable_model
-from application.training.ports import DatasetCatalog, ModelCatalog
+from application.training.completion import output_model
+from application.training.ports import DatasetCatalog, ModelCatalog, OutputModels
 from domain.shared.cause import Cause
 from domain.shared.errors import NotFoundError
 from domain.training.job import MAX_SEED, TrainingJob
@@ -66,10 +67,10 @@ class TrainingService(BitstrideApplication):
     name = "Training"
 
     def __init__(self, env: Any = None, *, datasets: DatasetCatalog | None = None,
-                 models: ModelCatalog | None = None,
+                 models: ModelCatalog | None = None, outputs: OutputModels | None = None,
                  seeds: Callable[[], int] = random_seed) -> None:
         super().__init__(env)
-        self.datasets, self.models, self.seeds = datasets, models, seeds
+        self.datasets, self.models, self.outputs, self.seeds = datasets, models, outputs, seeds
 
     # -- the user's commands ----------------------------------------------------------------
 
@@ -164,10 +165,13 @@ class TrainingService(BitstrideApplication):
     def succeed(self, job_id: UUID, *, seq: int, fine_tuned_model: str, trained_tokens: int,
                 result_files: Sequence[str], at: float, cause: Cause,
                 weights_uri: str | None = None, grader_calls: int = 0) -> Outcome[TrainingJob]:
-        return self._apply(job_id, lambda job: job.succeed(
-            seq=seq, fine_tuned_model=fine_tuned_model, trained_tokens=trained_tokens,
-            result_files=result_files, at=at, cause=cause, weights_uri=weights_uri,
-            grader_calls=grader_calls))
+        def decide(job: TrainingJob) -> None:
+            job.succeed(seq=seq, fine_tuned_model=fine_tuned_model, trained_tokens=trained_tokens,
+                        result_files=result_files, at=at, cause=cause, weights_uri=weights_uri,
+                        grader_calls=grader_calls)
+            self._register_output(job, cause)
+
+        return self._apply(job_id, decide)
 
     def fail(self, job_id: UUID, *, seq: int | None, error: Mapping[str, Any], at: float,
              cause: Cause) -> Outcome[TrainingJob]:
@@ -179,7 +183,25 @@ class TrainingService(BitstrideApplication):
         return self._apply(job_id, lambda job: job.acknowledge_cancel(seq=seq, at=at,
                                                                       cause=cause))
 
+    def base_model_id(self, job: TrainingJob) -> str:
+        """The root of the model the job trained from; "" once that model is gone."""
+        if self.models is None:
+            return ""
+        try:
+            return self.models.trainable(job.org_id, job.model).base_model_id
+        except NotFoundError:
+            return ""
+
     # -- plumbing -------------------------------------------------------------------------------
+
+    def _register_output(self, job: TrainingJob, cause: Cause) -> None:
+        """Before the success is saved, so that whoever reads `succeeded` can deploy the
+        model at once. Registration is keyed by the job: a retried success registers once."""
+        if self.outputs is None:
+            return
+        output = output_model(job, self.base_model_id(job))
+        if output is not None:
+            self.outputs.register(output, cause=cause)
 
     def _load(self, job_id: UUID) -> TrainingJob:
         job = self.get_or_none(job_id)

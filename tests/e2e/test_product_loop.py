@@ -41,11 +41,7 @@ async def test_dataset_to_fine_tune_to_deployment_to_chat_to_usage(
         done = wait(lambda: (found := owner.fine_tuning.jobs.retrieve(job.id)).status
                     in ("succeeded", "failed", "cancelled") and found, "finished job")
         assert done.status == "succeeded", done.error
-        model = str(done.fine_tuned_model)
-        # Known race (issue 7 note): the scheduler registers the output model in reaction to
-        # the job's success, so "succeeded" can be visible a moment before the model is.
-        wait(lambda: httpx.get(f"{base_url}/v1/models/{model}", headers=ada.headers)
-             .status_code == 200, "registered model")
+        model = str(done.fine_tuned_model)  # registered before the job read `succeeded`
 
         deployed = await http.post("/v1/deployments", headers=ada.headers,
                                    json={"model": model, "backend": "reference"})

@@ -27,8 +27,8 @@ DEADLINE_SECONDS = 60.0
 
 
 def scheduler_done(plane: ControlPlane) -> None:
-    """Until the scheduler has acted on every job event so far (model registration and usage
-    follow a job's success), and the models read model shows what it registered."""
+    """Until the scheduler has acted on every job event so far (usage follows a job's
+    success), and the models read model shows the models registered as jobs succeeded."""
     SqlTrackingRecorder(plane.read_engine, TRAINING_SCHEDULER).wait(
         plane.training.name, plane.training.recorder.max_notification_id(),
         timeout=DEADLINE_SECONDS)

@@ -105,7 +105,8 @@ class Harness:
     def __init__(self, capacity: int = 2, per_organization: int = 2) -> None:
         self.datasets = FakeDatasets()
         self.models = FakeModels()
-        self.training = TrainingService(env=POPO, datasets=self.datasets, models=self.models)
+        self.training = TrainingService(env=POPO, datasets=self.datasets, models=self.models,
+                                        outputs=self.models)
         self.usage = UsageService(env=POPO)
         self.executor = FakeExecutor()
         self.now = time.time()
@@ -118,7 +119,7 @@ class Harness:
     def new_scheduler(self) -> TrainingScheduler:
         """A scheduler as a freshly started worker has it (nothing in memory)."""
         return TrainingScheduler(self.training, self.executor, POPOTrackingRecorder(),
-                                 limits=self.limits, models=self.models, usage=self.usage,
+                                 limits=self.limits, usage=self.usage,
                                  clock=lambda: self.now)
 
     def create(self, examples: int = 40, org: UUID | None = None) -> UUID:
@@ -290,13 +291,13 @@ def test_the_per_organization_limit_lets_another_organization_run() -> None:
     assert h.executor.ids() == [first, theirs, second]
 
 
-def test_success_registers_the_output_model_and_bills_the_tokens_once() -> None:
+def test_success_registers_the_output_model_first_and_bills_the_tokens_once() -> None:
     h = Harness()
     job_id = h.create()
     h.pump()
     h.finish(job_id)
+    [output] = h.models.registered  # before anyone could read `succeeded`
     h.pump()
-    [output] = h.models.registered
     job = h.job(job_id)
     assert output.name == "ft-x" and output.base_model_id == BASE_ID
     assert output.weights_uri == "object://models/w"
