@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
+import structlog
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
 
@@ -15,6 +16,7 @@ from domain.shared.cause import Cause
 from domain.shared.errors import ConflictError
 
 T = TypeVar("T")
+log = structlog.get_logger("bitstride.application")
 
 MAX_COMMAND_ATTEMPTS = 10
 RETRY_PAUSE_SECONDS = 0.002
@@ -51,6 +53,15 @@ class BitstrideApplication(Application[UUID]):
         for timer in self.append_timers:
             timer(self.name, time.perf_counter() - started)
         return recordings
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """A snapshot is written after the events committed: failing to write one must not
+        make a saved command look failed. The next interval's snapshot covers it."""
+        try:
+            super()._take_snapshots(processing_event)
+        except Exception as error:  # an optimisation failed; the write stands
+            log.warning("snapshot_failed", application=self.name,
+                        error_class=type(error).__name__, error=str(error))
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         if recordings:

@@ -21,7 +21,7 @@ from application.training.completion import output_model
 from application.training.ports import DatasetCatalog, ModelCatalog, OutputModels
 from domain.shared.cause import Cause
 from domain.shared.errors import NotFoundError
-from domain.training.job import MAX_SEED, TrainingJob
+from domain.training.job import MAX_SEED, SNAPSHOT_INTERVAL, TrainingJob
 from domain.training.specs import PinnedFile, Spec, fine_tuning_spec, rl_spec
 
 
@@ -65,6 +65,7 @@ class TrainingService(BitstrideApplication):
     """Training jobs of organizations. One method per command."""
 
     name = "Training"
+    snapshotting_intervals = {TrainingJob: SNAPSHOT_INTERVAL}
 
     def __init__(self, env: Any = None, *, datasets: DatasetCatalog | None = None,
                  models: ModelCatalog | None = None, outputs: OutputModels | None = None,

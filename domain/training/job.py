@@ -24,6 +24,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Snapshot as AggregateSnapshot
 
 from domain.shared.cause import Cause
 from domain.shared.errors import NotFoundError, ValidationFailedError
@@ -42,6 +43,7 @@ from domain.training.status import EXECUTOR_REPORTS, TERMINAL, JobStatus, allowe
 MAX_SEED = 2**31 - 1
 MAX_MODEL_LENGTH = 256
 MAX_URI_LENGTH = 2000
+SNAPSHOT_INTERVAL = 50  # events between two snapshots of a job
 
 
 def checked_seed(seed: int) -> int:
@@ -53,6 +55,29 @@ def checked_seed(seed: int) -> int:
 
 class TrainingJob(Aggregate):
     TOPIC = "bitstride.training.TrainingJob"
+
+    class Snapshot(AggregateSnapshot):
+        """The job's state as plain JSON (spec, status and files as stored in its events).
+
+        A job gathers an event per progress report; the Training application snapshots it
+        every `SNAPSHOT_INTERVAL` events, so loading a long job reads one snapshot and the
+        events after it."""
+
+        TOPIC = "bitstride.training.TrainingJob.Snapshot"
+
+        @classmethod
+        def take(cls, aggregate: Any) -> Any:
+            snapshot = super().take(aggregate)
+            snapshot.state.update(spec=aggregate.spec.to_dict(), status=aggregate.status.value,
+                                  result_files=list(aggregate.result_files))
+            return snapshot
+
+        def mutate(self, _: None) -> Any:
+            job: Any = super().mutate(None)
+            job.spec = spec_from_dict(job.kind, job.spec)
+            job.status = JobStatus(job.status)
+            job.result_files = tuple(job.result_files)
+            return job
 
     @staticmethod
     def create_id(org_id: UUID, idempotency_key: str | None = None, **_: Any) -> UUID:

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from sqlalchemy import MetaData, Table, select
 
+from application.audit.history import replayed
 from application.shared.base import BitstrideApplication
 from domain.billing.invoice import Invoice
 from domain.billing.price_book import PriceBook
@@ -149,7 +150,7 @@ class RowChecker:
         notification_id, version = walk.last_event_of[originator_id]
         aggregate_id = UUID(str(originator_id))  # every Bitstride aggregate id is a UUID
         try:
-            aggregate: Any = app.repository.get(aggregate_id, version=version)
+            aggregate: Any = replayed(app, aggregate_id, version)
         except Exception as error:  # any failure to replay is the finding
             return (f"{log.label}: aggregate {_name(originator_id)} does not replay: "
                     f"{type(error).__name__}: {error}")

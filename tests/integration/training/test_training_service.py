@@ -21,6 +21,7 @@ from domain.shared.errors import (
     NotFoundError,
     ValidationFailedError,
 )
+from domain.training.job import SNAPSHOT_INTERVAL
 from domain.training.status import JobStatus
 from infra.eventstore import eventstore_env
 from tests.unit.training.factories import GRADER
@@ -256,6 +257,23 @@ class TrainingServiceContract:
             assert len(terminal) == 1
             if job.status is JobStatus.SUCCEEDED:
                 assert job.fine_tuned_model == "ft:x"
+
+    def test_a_long_job_loads_from_its_latest_snapshot(self, world: World) -> None:
+        app, job_id = world.app, world.running()
+        for seq in range(1, 2 * SNAPSHOT_INTERVAL + 5):
+            app.report(job_id, seq=seq, step=min(seq, 10), metrics={"loss": 1 / seq}, at=2.0,
+                       cause=SYSTEM)
+        loaded = app.repository.get(job_id)
+        assert app.snapshots is not None
+        [latest] = app.snapshots.get(job_id, desc=True, limit=1)
+        assert latest.originator_version == loaded.version // SNAPSHOT_INTERVAL * \
+            SNAPSHOT_INTERVAL
+        replayed = None
+        for stored in app.events.get(job_id):
+            replayed = stored.mutate(replayed)
+        assert vars(loaded) == vars(replayed)
+        assert app.repository.get(job_id, version=latest.originator_version + 1).metrics == \
+            {"loss": 1 / (latest.originator_version - 2)}
 
 
 class TestInMemory(TrainingServiceContract):
