@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from domain.shared.errors import InvalidStateTransitionError
+from domain.shared.transitions import TransitionTable
 
 
 class InvoiceStatus(StrEnum):
@@ -31,16 +31,6 @@ TRANSITIONS: dict[str, dict[InvoiceStatus, InvoiceStatus]] = {
 TERMINAL = frozenset({S.PAID, S.VOID})
 ACTIONS = tuple(TRANSITIONS)
 
-
-def allowed_actions(status: InvoiceStatus) -> tuple[str, ...]:
-    """What an operator may do now (the invoice object's `allowed_actions`)."""
-    return tuple(action for action in ACTIONS if status in TRANSITIONS[action])
-
-
-def target(status: InvoiceStatus, action: str) -> InvoiceStatus:
-    """The status `action` leads to from `status`, or InvalidStateTransitionError."""
-    targets = TRANSITIONS[action]
-    if status not in targets:
-        raise InvalidStateTransitionError(action=action, state=status.value,
-                                          allowed_actions=allowed_actions(status))
-    return targets[status]
+MACHINE = TransitionTable(TRANSITIONS, ACTIONS)
+allowed_actions = MACHINE.allowed_actions  # what an operator may do now
+target = MACHINE.target

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from domain.shared.errors import InvalidStateTransitionError
+from domain.shared.transitions import TransitionTable
 
 
 class DatasetStatus(StrEnum):
@@ -31,13 +31,9 @@ ACTIONS: dict[str, frozenset[DatasetStatus]] = {
 TERMINAL = frozenset({S.DELETED})
 
 
-def allowed_actions(status: DatasetStatus) -> tuple[str, ...]:
-    """Actions a caller may take now (complete_validation is the worker's, not listed)."""
-    return tuple(action for action, states in ACTIONS.items()
-                 if status in states and action != "complete_validation")
-
-
-def require(status: DatasetStatus, action: str) -> None:
-    if status not in ACTIONS[action]:
-        raise InvalidStateTransitionError(action=action, state=status.value,
-                                          allowed_actions=allowed_actions(status))
+# No action changes the status by itself (the aggregate sets it), so each leads nowhere here.
+MACHINE: TransitionTable[DatasetStatus, None] = TransitionTable(
+    {action: dict.fromkeys(states) for action, states in ACTIONS.items()},
+    caller_actions=[action for action in ACTIONS if action != "complete_validation"])
+allowed_actions = MACHINE.allowed_actions  # complete_validation is the worker's, not listed
+require = MACHINE.target

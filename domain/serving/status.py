@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from domain.shared.errors import InvalidStateTransitionError
+from domain.shared.transitions import TransitionTable
 
 
 class DesiredState(StrEnum):
@@ -75,18 +75,9 @@ CALLER_ACTIONS = ("update", "stop", "start")
 ROUTABLE = frozenset({S.READY, S.UPDATING})
 
 
-def allowed_actions(status: DeploymentStatus) -> tuple[str, ...]:
-    """Caller-facing actions possible now (what the deployment's `allowed_actions` shows)."""
-    return tuple(action for action in CALLER_ACTIONS if status in TRANSITIONS[action])
-
-
-def require(status: DeploymentStatus, action: str) -> frozenset[DeploymentStatus]:
-    """The statuses `action` may lead to from `status`, or InvalidStateTransitionError."""
-    targets = TRANSITIONS[action]
-    if status not in targets:
-        raise InvalidStateTransitionError(action=action, state=status.value,
-                                          allowed_actions=allowed_actions(status))
-    return targets[status]
+MACHINE = TransitionTable(TRANSITIONS, CALLER_ACTIONS)
+allowed_actions = MACHINE.allowed_actions  # what the deployment's `allowed_actions` shows
+require = MACHINE.target  # the statuses an action may lead to from a status
 
 
 def derive(previous: DeploymentStatus, desired: DesiredState, *, ready: int, live: int,

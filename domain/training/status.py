@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from domain.shared.errors import InvalidStateTransitionError
+from domain.shared.transitions import TransitionTable
 
 
 class JobStatus(StrEnum):
@@ -49,15 +49,6 @@ CALLER_ACTIONS = ("cancel",)
 EXECUTOR_REPORTS = frozenset({"report", "checkpoint", "succeed", "fail", "acknowledge_cancel"})
 
 
-def allowed_actions(status: JobStatus) -> tuple[str, ...]:
-    """Caller-facing actions possible now (what the job object's `allowed_actions` shows)."""
-    return tuple(action for action in CALLER_ACTIONS if status in TRANSITIONS[action])
-
-
-def target(status: JobStatus, action: str) -> JobStatus:
-    """The state `action` leads to from `status`, or InvalidStateTransitionError."""
-    targets = TRANSITIONS[action]
-    if status not in targets:
-        raise InvalidStateTransitionError(action=action, state=status.value,
-                                          allowed_actions=allowed_actions(status))
-    return targets[status]
+MACHINE = TransitionTable(TRANSITIONS, CALLER_ACTIONS)
+allowed_actions = MACHINE.allowed_actions  # what the job object's `allowed_actions` shows
+target = MACHINE.target
