@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run lint test test-unit test-integration test-e2e bench clean
+.PHONY: install run lint test test-unit test-integration test-e2e test-faults bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -37,6 +37,10 @@ test-integration: install
 
 test-e2e: install
 	$(BIN)/pytest tests/e2e
+
+# Fuzzing, kill -9, outages and races (also part of `make test`); RELIABILITY.md lists them.
+test-faults: install
+	$(BIN)/pytest tests/faults
 
 # Real Postgres and Redis (started if not running), wrk on loopback; writes BENCHMARKS.md.
 # BENCH_SECONDS, BENCH_ROUNDS, BENCH_ONLY=write,read,... and more: see bench/config.py.

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from application.shared.base import BitstrideApplication, retry_on_conflict
-from application.shared.outcome import Outcome, replayed, require_version
+from application.shared.outcome import Outcome, require_version
 from domain.datasets.dataset import Dataset, DatasetInUseError, DatasetVersion, ModelTarget
 from domain.shared.cause import Cause
 from domain.shared.errors import NotFoundError
@@ -63,7 +63,7 @@ class DatasetService(BitstrideApplication):
             if cause.idempotency_key is not None:
                 earlier = self.get_or_none(dataset.id)
                 if earlier is not None:
-                    return replayed(earlier, Dataset, request_fingerprint)
+                    return self.replay(earlier, Dataset, request_fingerprint)
             return Outcome(dataset, self.last_position(self.save(dataset)))
 
         return retry_on_conflict(attempt)

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from application.models.ports import BaseModelSpec, ModelUsage, NoModelUsage
 from application.shared.base import BitstrideApplication, retry_on_conflict
-from application.shared.outcome import Outcome, replayed, require_version
+from application.shared.outcome import Outcome, require_version
 from domain.catalog.errors import ModelInUseError
 from domain.catalog.model import Model, base_model_id
 from domain.catalog.name_claim import BASE_SCOPE, ModelNameClaim, name_scope
@@ -96,7 +96,7 @@ class ModelService(BitstrideApplication):
             if cause.idempotency_key is not None:
                 earlier = self.get_or_none(model.id)
                 if earlier is not None:
-                    return replayed(earlier, Model, request_fingerprint)
+                    return self.replay(earlier, Model, request_fingerprint)
             self._refuse_base_name(model.name)
             claim = self._claim(name_scope(org_id), model.name, model.id)
             return Outcome(model, self.last_position(self.save(model, claim)))

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from application.serving.ports import ModelCatalog, ServableModel
 from application.shared.base import BitstrideApplication, retry_on_conflict
-from application.shared.outcome import Outcome, replayed, require_version
+from application.shared.outcome import Outcome, require_version
 from domain.serving.deployment import Deployment
 from domain.serving.spec import checked_spec
 from domain.shared.cause import Cause
@@ -66,7 +66,7 @@ class DeploymentService(BitstrideApplication):
             if cause.idempotency_key is not None:
                 earlier = self.get_or_none(Deployment.create_id(org_id, cause.idempotency_key))
                 if earlier is not None:
-                    return replayed(earlier, Deployment, request_fingerprint)
+                    return self.replay(earlier, Deployment, request_fingerprint)
             if self.models is None:
                 raise RuntimeError("DeploymentService needs its model catalog.")
             spec = checked_spec(backend=new.backend, upstream_url=new.upstream_url,

@@ -12,14 +12,20 @@ import structlog
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
 
+from application.shared.outcome import F, Outcome, replayed
 from domain.shared.cause import Cause
 from domain.shared.errors import ConflictError
 
 T = TypeVar("T")
 log = structlog.get_logger("bitstride.application")
 
-MAX_COMMAND_ATTEMPTS = 10
-RETRY_PAUSE_SECONDS = 0.002
+# A version race is retried for this long (then 409 `conflict`), pausing a random time below a
+# ceiling that doubles from the first to the last value: with a fixed count of short pauses, a
+# crowd of writers on one aggregate (50 concurrent requests) ran out of attempts and got 409s
+# although each of them could have applied in turn.
+RETRY_BUDGET_SECONDS = 3.0
+FIRST_PAUSE_SECONDS = 0.002
+LAST_PAUSE_SECONDS = 0.1
 
 
 class CauseAsDict(Transcoding):
@@ -78,6 +84,11 @@ class BitstrideApplication(Application[UUID]):
         except AggregateNotFoundError:
             return None
 
+    def replay(self, earlier: object, kind: type[F], request_fingerprint: str) -> Outcome[F]:
+        """A keyed create found its first outcome: answered once the projections have the
+        log's head, like the first answer (see `replayed`)."""
+        return replayed(earlier, kind, request_fingerprint, self.recorder.max_notification_id())
+
     def last_position(self, recordings: list[Recording[UUID]]) -> int | None:
         """The notification id to wait on for read-your-writes (None when nothing was saved)."""
         return recordings[-1].notification.id if recordings else None
@@ -87,16 +98,18 @@ def retry_on_conflict(command: Callable[[], T]) -> T:
     """Re-run a load-decide-save command when another writer won the version race.
 
     The command reloads fresh state each attempt, so it either applies cleanly on the new
-    state or raises its own domain error (a 409): never a lost update, never a 500. A short
-    random pause between attempts keeps a crowd of writers from colliding in lockstep.
+    state or raises its own domain error (a 409): never a lost update, never a 500. Random
+    pauses with a growing ceiling (exponential backoff, full jitter) spread a crowd of writers
+    out instead of letting them collide in lockstep; past the budget it is 409 `conflict`.
     """
-    for attempt in range(1, MAX_COMMAND_ATTEMPTS):
+    deadline = time.monotonic() + RETRY_BUDGET_SECONDS
+    ceiling = FIRST_PAUSE_SECONDS
+    while True:
         try:
             return command()
         except IntegrityError:
-            time.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * attempt))  # noqa: S311
-    try:
-        return command()
-    except IntegrityError:
-        raise ConflictError("The object changed concurrently too often; retry the request.") \
-            from None
+            if time.monotonic() >= deadline:
+                raise ConflictError(
+                    "The object changed concurrently too often; retry the request.") from None
+            time.sleep(random.uniform(0, ceiling))  # noqa: S311
+            ceiling = min(ceiling * 2, LAST_PAUSE_SECONDS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from application.shared.base import BitstrideApplication, retry_on_conflict
-from application.shared.outcome import Outcome, replayed, require_version
+from application.shared.outcome import Outcome, require_version
 from domain.shared.cause import Cause
 from domain.shared.errors import NotFoundError
 from domain.tenancy.lifecycle import Lifecycle
@@ -71,7 +71,7 @@ class TenancyService(BitstrideApplication):
             if cause.idempotency_key is not None:
                 earlier = self.get_or_none(project.id)
                 if earlier is not None:
-                    return replayed(earlier, Project, request_fingerprint)
+                    return self.replay(earlier, Project, request_fingerprint)
             self._require_open_organization(org_id)
             claim = self._claim(org_id, project.name, project.id)
             return Outcome(project, self.last_position(self.save(project, claim)))

@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from application.shared.base import BitstrideApplication, retry_on_conflict
-from application.shared.outcome import Outcome, replayed
+from application.shared.outcome import Outcome
 from application.training.admission import fitting_dataset, trainable_model
 from application.training.completion import output_model
 from application.training.ports import DatasetCatalog, ModelCatalog, OutputModels
@@ -83,7 +83,7 @@ class TrainingService(BitstrideApplication):
             if cause.idempotency_key is not None:
                 earlier = self.get_or_none(TrainingJob.create_id(org_id, cause.idempotency_key))
                 if earlier is not None:
-                    return replayed(earlier, TrainingJob, request_fingerprint)
+                    return self.replay(earlier, TrainingJob, request_fingerprint)
             model, spec = self._admitted(org_id, new)
             job = TrainingJob.create(
                 org_id=org_id, project_id=new.project_id, model=model, spec=spec,

@@ -74,6 +74,16 @@ def process_env(extra: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+def stores_env(settings: Settings) -> dict[str, str]:
+    """The variables that put a subprocess on the stores of Postgres `settings`."""
+    return {"BITSTRIDE_DATA_DIR": str(settings.data_dir),
+            "DATABASE_URL": str(settings.database_url),
+            "AUTH_DATABASE_URL": str(settings.auth_database_url),
+            "DATABASE_SCHEMA": settings.database_schema,
+            "READ_MODEL_SCHEMA": settings.read_model_schema,
+            "AUTH_DATABASE_SCHEMA": settings.auth_database_schema}
+
+
 def run_cli(*args: str, env: Mapping[str, str], timeout: float = 60.0
             ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(BITSTRIDE), *args], env=process_env(env), capture_output=True,

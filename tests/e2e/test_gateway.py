@@ -35,6 +35,7 @@ from tests.e2e.conftest import (
     in_process,
     running,
     sign_up,
+    stores_env,
 )
 from tests.e2e.test_api_keys import bearer, make_key
 from tests.support.stub_upstream import PROMPT_TOKENS, RunningStub, running_stub
@@ -542,14 +543,8 @@ async def test_a_gateway_process_beside_a_full_plane(postgres_settings: Settings
         dep_id = await deploy(client, ada)
         await ready(plane, dep_id)
         port = free_port()
-        env = {"BITSTRIDE_DATA_DIR": str(settings.data_dir),
-               "DATABASE_URL": str(settings.database_url),
-               "AUTH_DATABASE_URL": str(settings.auth_database_url),
-               "DATABASE_SCHEMA": settings.database_schema,
-               "READ_MODEL_SCHEMA": settings.read_model_schema,
-               "AUTH_DATABASE_SCHEMA": settings.auth_database_schema}
         with running(["serve", "--mode", "gateway", "--host", "127.0.0.1", "--port",
-                      str(port)], env, tmp_path / "gateway.log") as gateway:
+                      str(port)], stores_env(settings), tmp_path / "gateway.log") as gateway:
             base = f"http://127.0.0.1:{port}"
             gateway.wait_healthy(base)
             async with httpx.AsyncClient(base_url=base, timeout=10) as http:

@@ -21,7 +21,7 @@ import pytest
 from domain.shared.ids import parse_id
 from infra.processes import ProcessDir
 from infra.settings import Settings
-from tests.e2e.conftest import ServerProcess, in_process, running, sign_up
+from tests.e2e.conftest import ServerProcess, in_process, running, sign_up, stores_env
 from tests.e2e.test_reference_training import REFERENCE, scheduler_done, usage_of
 from tests.support.training import settle, slow_dataset
 from tests.support.waiting import at_step, terminal
@@ -31,13 +31,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.e2e, pytest.mark.postgres]
 
 def worker_env(settings: Settings, heartbeat_seconds: float = 30) -> dict[str, str]:
     assert settings.database_url is not None
-    return {"BITSTRIDE_DATA_DIR": str(settings.data_dir),
-            "DATABASE_URL": str(settings.database_url),
-            "AUTH_DATABASE_URL": str(settings.database_url),
-            "DATABASE_SCHEMA": settings.database_schema,
-            "READ_MODEL_SCHEMA": settings.read_model_schema,
-            "AUTH_DATABASE_SCHEMA": settings.auth_database_schema,
-            "TRAINING_EXECUTOR": "local", "TRAINING_HEARTBEAT_SECONDS": str(heartbeat_seconds)}
+    return {**stores_env(settings), "TRAINING_EXECUTOR": "local",
+            "TRAINING_HEARTBEAT_SECONDS": str(heartbeat_seconds)}
 
 
 @contextmanager
