@@ -44,6 +44,7 @@ def dev(ctx: click.Context, host: str, port: int) -> None:
 
     settings = _settings(ctx).with_overrides(host=host, port=port)
     plane = build_plane(settings)
+    plane.start_listening()  # on Postgres, writes by other processes (CLI, a worker) wake it
     plane.start_workers()
     announce(settings, host, port, "dev (control plane + auth service + worker)")
     app = create_control_plane_app(plane, "full", owns_plane=True)
