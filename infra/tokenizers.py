@@ -27,7 +27,8 @@ class ByteEstimateCounter:
     estimated: bool = True
 
     def count(self, text: str) -> int:
-        return -(-len(text.encode("utf-8")) // BYTES_PER_TOKEN)
+        # JSON may escape a lone surrogate ("\ud800"); counted as its 3 bytes, never a crash.
+        return -(-len(text.encode("utf-8", "surrogatepass")) // BYTES_PER_TOKEN)
 
 
 def token_counter_for(tokenizer: str | None) -> TokenCounter:

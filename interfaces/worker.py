@@ -16,6 +16,7 @@ from application.serving.controller import ControllerSettings, DeploymentControl
 from application.tenancy.policies import OrganizationClosure, PersonalOrganizations
 from application.training.ports import Executor
 from application.training.scheduler import Limits, TrainingScheduler
+from infra.dataset_rows import decode_plain_chat
 from infra.executors.inline import InlineExecutor
 from infra.executors.local import LocalExecutor
 from infra.identity_gateway import HttpIdentityGateway, InProcessIdentityGateway
@@ -72,7 +73,8 @@ def process_manager_runners(plane: ControlPlane) -> list[Runner]:
     closure = tracker_of(plane, ORGANIZATION_CLOSURE)
     runners = [
         manager_runner(plane, DATASET_VALIDATION, plane.datasets, DatasetValidation(
-            plane.datasets, plane.object_store, token_counter_for, validation), validation),
+            plane.datasets, plane.object_store, token_counter_for, validation,
+            plain_chat=decode_plain_chat), validation),
         manager_runner(plane, PERSONAL_ORGANIZATIONS, plane.identity_log(),
                        PersonalOrganizations(plane.tenancy, personal), personal),
         manager_runner(plane, ORGANIZATION_CLOSURE, plane.tenancy, OrganizationClosure(

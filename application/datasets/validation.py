@@ -17,7 +17,7 @@ from application.datasets.ports import ChecksumMismatchError, ObjectStore, Token
 from application.datasets.service import DatasetService
 from domain.datasets.dataset import Dataset
 from domain.datasets.status import DatasetStatus
-from domain.datasets.validation.validator import validate_lines
+from domain.datasets.validation import PlainChatDecoder, validate_lines
 from domain.shared.cause import Cause
 
 VALIDATOR = Cause(actor_id="dataset-validator", actor_kind="system")
@@ -27,8 +27,10 @@ MAX_REPORTED_ISSUES = 200
 
 class DatasetValidation:
     def __init__(self, datasets: DatasetService, store: ObjectStore,
-                 tokens: Callable[[str | None], TokenCounter], recorder: TrackingRecorder) -> None:
+                 tokens: Callable[[str | None], TokenCounter], recorder: TrackingRecorder, *,
+                 plain_chat: PlainChatDecoder) -> None:
         self.datasets, self.store, self.tokens, self.recorder = datasets, store, tokens, recorder
+        self.plain_chat = plain_chat  # the validator's fast path: same report, sooner
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         if isinstance(domain_event, Dataset.ValidationRequested):
@@ -59,7 +61,7 @@ class DatasetValidation:
                     purpose="rl" if dataset.purpose == "rl" else "fine_tuning",
                     context_length=context_length, count_tokens=tokens.count,
                     token_estimate=tokens.estimated,
-                    max_issues=MAX_REPORTED_ISSUES)
+                    max_issues=MAX_REPORTED_ISSUES, plain_chat=self.plain_chat)
         except ChecksumMismatchError:
             return {"valid": False, "storage_error": "checksum_mismatch",
                     "message": "The stored file does not match its checksum; upload it again."}

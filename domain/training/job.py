@@ -61,9 +61,9 @@ class TrainingJob(Aggregate):
 
         A job gathers an event per progress report; the Training application snapshots it
         every `SNAPSHOT_INTERVAL` events, so loading a long job reads one snapshot and the
-        events after it."""
-
-        TOPIC = "bitstride.training.TrainingJob.Snapshot"
+        events after it. Its stored topic is its import path (an explicit topic would be
+        known only to a process that had written a snapshot itself); snapshots are disposable,
+        so a move can simply delete them."""
 
         @classmethod
         def take(cls, aggregate: Any) -> Any:
@@ -310,3 +310,4 @@ class TrainingJob(Aggregate):
         if seq is not None:
             self.last_seq = seq
         self.last_cause = cause
+

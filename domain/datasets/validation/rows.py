@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from domain.datasets.validation import codes
@@ -107,14 +107,23 @@ def _list_at(container: object, *names: str) -> list[Any]:
     return container if isinstance(container, list) else []
 
 
-def _tokens(messages: list[Any], count: Callable[[str], int]) -> int:
-    return sum(count(message_text(m)) + TOKENS_PER_MESSAGE
-               for m in messages if isinstance(m, dict))
+def _tokens(texts: Sequence[str], count: Callable[[str], int]) -> int:
+    return sum(map(count, texts)) + TOKENS_PER_MESSAGE * len(texts)
+
+
+def _message_tokens(messages: list[Any], count: Callable[[str], int]) -> int:
+    return _tokens([message_text(m) for m in messages if isinstance(m, dict)], count)
+
+
+def conversation_tokens(texts: Sequence[str], count: Callable[[str], int]) -> int:
+    """A conversation's length, from the text of each of its messages."""
+    return _tokens(texts, count) + TOKENS_PER_REPLY
 
 
 def example_tokens(row: Mapping[str, Any], fmt: str, count: Callable[[str], int]) -> int:
     """Prompt plus the longer answer for a pair; the whole conversation otherwise."""
     if fmt == PREFERENCE:
-        answers = max(_tokens(_list_at(row, name), count) for name in OUTPUTS)
-        return _tokens(_list_at(row, "input", "messages"), count) + answers + TOKENS_PER_REPLY
-    return _tokens(_list_at(row, "messages"), count) + TOKENS_PER_REPLY
+        answers = max(_message_tokens(_list_at(row, name), count) for name in OUTPUTS)
+        prompt = _message_tokens(_list_at(row, "input", "messages"), count)
+        return prompt + answers + TOKENS_PER_REPLY
+    return _message_tokens(_list_at(row, "messages"), count) + TOKENS_PER_REPLY
