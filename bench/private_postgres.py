@@ -49,13 +49,18 @@ class PrivatePostgres:
             shutil.chown(self.directory, "postgres")
         self._run(str(self.bin / "initdb"), "-D", str(self.directory), "-U", "postgres",
                   "--auth=trust", "--no-sync")
+        self.launch()
+        return self.url
+
+    def launch(self) -> None:
+        """Start the server on its data directory and port (again, after `stop`)."""
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
                    f"-c unix_socket_directories={self.directory} "
                    f"-c max_connections={MAX_CONNECTIONS}")
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.directory), "-o", options,
                   "-l", str(self.directory / "server.log"), "-w", "start")
-        return self.url
 
-    def stop(self) -> None:
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.directory), "-m", "fast", "-w",
+    def stop(self, mode: str = "fast") -> None:
+        """`fast` ends sessions and checkpoints; `immediate` is a crash (recovery at start)."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.directory), "-m", mode, "-w",
                   "stop")

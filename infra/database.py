@@ -16,8 +16,8 @@ def read_model_engine(url: str | None, sqlite_path: Path, schema: str,
         ensure_schema(url, schema)
         return create_engine(
             plain_postgres_url(url).replace("postgresql://", "postgresql+psycopg://", 1),
-            pool_size=pool_size, max_overflow=30, pool_pre_ping=True,
-            connect_args={"options": f"-csearch_path={schema}"},
+            pool_size=pool_size, max_overflow=30, pool_pre_ping=True, pool_timeout=3,
+            connect_args={"options": f"-csearch_path={schema}", "connect_timeout": 3},
         )
     sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(f"sqlite:///{sqlite_path}",

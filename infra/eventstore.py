@@ -36,6 +36,9 @@ def postgres_env(url: str, schema: str) -> dict[str, str]:
         "POSTGRES_SCHEMA": schema,
         # Never wait forever for the append lock: a stuck writer becomes a 503, not a hang.
         "POSTGRES_LOCK_TIMEOUT": "5",
+        # Waiting for a pooled connection (eventsourcing's default is 30 s): while the
+        # database is down a request becomes a 503 this soon, not a hang.
+        "POSTGRES_CONNECT_TIMEOUT": "3",
         "POSTGRES_POOL_SIZE": "2",
         "POSTGRES_MAX_OVERFLOW": "20",
         "POSTGRES_PRE_PING": "y",

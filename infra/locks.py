@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import threading
+import time
 import zlib
 from pathlib import Path
 from typing import IO
@@ -15,6 +16,8 @@ from infra.eventstore import plain_postgres_url
 
 log = structlog.get_logger("bitstride.locks")
 RETRY_SECONDS = 1.0
+SESSION_CHECK_SECONDS = 1.0
+CONNECT_TIMEOUT_SECONDS = 3
 
 
 def _acquire_until_stopped(lock: AdvisoryLock | FileLock, stop: threading.Event) -> bool:
@@ -37,6 +40,10 @@ class _LockSession:
     session holds them all. Session locks are re-entrant, so the keys held here are tracked
     and a second holder in this process is refused, exactly as another process would be.
     The connection closes when its last lock is released.
+
+    A database restart ends the session and with it every lock it held, silently: `holds`
+    checks the session (at most once a second, one `SELECT 1` for all runners) and each new
+    session has a new epoch, so a runner holding a lock of a lost session learns it lost it.
     """
 
     _sessions: dict[str, _LockSession] = {}
@@ -47,35 +54,67 @@ class _LockSession:
         self.mutex = threading.Lock()
         self.held: set[int] = set()
         self.conn: psycopg.Connection | None = None
+        self.epoch = 0
+        self._checked = 0.0
 
     @classmethod
     def for_url(cls, url: str) -> _LockSession:
         with cls._registry:
             return cls._sessions.setdefault(url, cls(url))
 
-    def try_lock(self, key: int) -> bool:
+    def try_lock(self, key: int) -> int | None:
+        """The session's epoch when the lock is taken now, else None."""
         with self.mutex:
             if key in self.held:
-                return False
-            if self.conn is None or self.conn.closed:
-                self.conn, self.held = psycopg.connect(self.url, autocommit=True), set()
-            row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+                return None
+            try:
+                if self.conn is None or self.conn.closed:
+                    self.conn = psycopg.connect(self.url, autocommit=True,
+                                                connect_timeout=CONNECT_TIMEOUT_SECONDS)
+                    self.epoch, self._checked = self.epoch + 1, time.monotonic()
+                row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            except psycopg.Error as error:  # the database is down: try again later
+                self._lose(error)
+                return None
             if row is None or not row[0]:
                 self._close_if_idle()
-                return False
+                return None
             self.held.add(key)
+            return self.epoch
+
+    def holds(self, key: int, epoch: int) -> bool:
+        with self.mutex:
+            if epoch != self.epoch or key not in self.held or self.conn is None:
+                return False
+            if time.monotonic() - self._checked >= SESSION_CHECK_SECONDS:
+                try:
+                    self.conn.execute("SELECT 1")
+                except psycopg.Error as error:
+                    self._lose(error)
+                    return False
+                self._checked = time.monotonic()
             return True
 
-    def unlock(self, key: int) -> None:
+    def _lose(self, error: psycopg.Error) -> None:
+        """The session is gone, and its locks with it."""
+        if self.held:
+            log.warning("runner_locks_lost", locks=len(self.held),
+                        error_class=type(error).__name__)
+        self.held.clear()
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def unlock(self, key: int, epoch: int) -> None:
         with self.mutex:
-            if key not in self.held:
-                return
+            if epoch != self.epoch or key not in self.held:
+                return  # taken on a lost session: released with it
             self.held.discard(key)
             if self.conn is not None and not self.conn.closed:
                 try:
                     self.conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-                except psycopg.Error:
-                    self.conn.close()  # a lost session has released its locks anyway
+                except psycopg.Error as error:
+                    self._lose(error)
             self._close_if_idle()
 
     def _close_if_idle(self) -> None:
@@ -95,19 +134,22 @@ class AdvisoryLock:
         self.url, self.name = plain_postgres_url(url), name
         self.key = zlib.crc32(f"bitstride-runner:{scope}:{name}".encode())
         self._session = _LockSession.for_url(self.url)
-        self._held = False
+        self._epoch: int | None = None
 
     def try_acquire(self) -> bool:
-        self._held = self._session.try_lock(self.key)
-        return self._held
+        self._epoch = self._session.try_lock(self.key)
+        return self._epoch is not None
 
     def acquire(self, stop: threading.Event) -> bool:
         return _acquire_until_stopped(self, stop)
 
+    def held(self) -> bool:
+        return self._epoch is not None and self._session.holds(self.key, self._epoch)
+
     def release(self) -> None:
-        if self._held:
-            self._session.unlock(self.key)
-            self._held = False
+        if self._epoch is not None:
+            self._session.unlock(self.key, self._epoch)
+            self._epoch = None
 
 
 class FileLock:
@@ -130,6 +172,9 @@ class FileLock:
 
     def acquire(self, stop: threading.Event) -> bool:
         return _acquire_until_stopped(self, stop)
+
+    def held(self) -> bool:
+        return self._file is not None
 
     def release(self) -> None:
         if self._file is not None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import redis
 
 from application.identity.ports import RateLimiter, Window
+from infra.redis_outage import RedisOrLocal, redis_client
 
 _HIT = """
 local count = redis.call('INCR', KEYS[1])
@@ -32,17 +33,29 @@ return {count, ttl}
 
 
 class RedisRateLimiter:
-    """Implements application.identity.ports.RateLimiter on Redis (INCR + EXPIRE in Lua)."""
+    """Implements application.identity.ports.RateLimiter on Redis (INCR + EXPIRE in Lua).
+
+    While Redis fails, this process counts alone (as without REDIS_URL): throttles still hold
+    per process, and logins keep working."""
 
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
         self._hit = client.register_script(_HIT)
+        self._local = InMemoryRateLimiter()
+        self._redis = RedisOrLocal("login throttles")
 
     def hit(self, key: str, window_seconds: int) -> Window:
+        return self._redis.call(lambda: self._shared_hit(key, window_seconds),
+                                lambda: self._local.hit(key, window_seconds))
+
+    def peek(self, key: str) -> Window:
+        return self._redis.call(lambda: self._shared_peek(key), lambda: self._local.peek(key))
+
+    def _shared_hit(self, key: str, window_seconds: int) -> Window:
         count, ttl = self._hit(keys=[key], args=[max(1, window_seconds)])
         return Window(count=int(count), resets_in=int(ttl))
 
-    def peek(self, key: str) -> Window:
+    def _shared_peek(self, key: str) -> Window:
         pipe = self._client.pipeline(transaction=True)
         pipe.get(key)
         pipe.ttl(key)
@@ -157,5 +170,5 @@ class InMemoryRateLimiter:
 
 def build_rate_limiter(redis_url: str | None) -> RateLimiter:
     if redis_url:
-        return RedisRateLimiter(redis.Redis.from_url(redis_url))
+        return RedisRateLimiter(redis_client(redis_url))
     return InMemoryRateLimiter()

@@ -46,6 +46,7 @@ from infra.gateway.factory import build_gateway_accounting
 from infra.locks import AdvisoryLock, FileLock
 from infra.metrics import Metrics
 from infra.pg_listen import PgListener
+from infra.redis_outage import redis_client
 from infra.settings import Settings
 from infra.storage.factory import object_store
 from infra.training_catalogs import DatasetAggregates, ModelAggregates
@@ -102,7 +103,7 @@ def identity_env(settings: Settings) -> dict[str, str]:
 
 def build_revocations(settings: Settings) -> SessionRevocations:
     if settings.redis_url:
-        return RedisSessionRevocations(redis.Redis.from_url(settings.redis_url))
+        return RedisSessionRevocations(redis_client(settings.redis_url))
     return InMemorySessionRevocations()
 
 

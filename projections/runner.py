@@ -3,6 +3,8 @@
 One runner per projection holds its lock (a second waits); it reads notifications after its
 tracked position in batches, applies them, and sleeps on the append signal when caught up.
 A failing handler stops the runner with a log line and a metric; it never skips an event.
+An unreachable database is not a failure: the runner lets go of its lock, waits, takes the
+lock again and resumes from its tracked position (the batch in flight was rolled back).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from projections.signal import ChangeSignal
+from projections.unavailable import database_unavailable
 
 log = structlog.get_logger("bitstride.projections")
 
@@ -26,6 +29,11 @@ DEFAULT_BATCH_SIZE = 500
 # When no append signal can reach us (another process writing to SQLite), look anyway.
 IDLE_RECHECK_SECONDS = 1.0
 TICK_SECONDS = 1.0
+OUTAGE_RETRY_SECONDS = 0.5
+
+
+class LockLostError(Exception):
+    """The lock's session ended (a database restart): another runner may hold it now."""
 
 
 class RunnerLock(Protocol):
@@ -34,6 +42,10 @@ class RunnerLock(Protocol):
     def acquire(self, stop: threading.Event) -> bool: ...
 
     def try_acquire(self) -> bool: ...
+
+    def held(self) -> bool:
+        """Still ours? Cheap: called between batches."""
+        ...
 
     def release(self) -> None: ...
 
@@ -85,27 +97,50 @@ class Runner:
             self._thread.join(timeout)
 
     def run(self) -> None:
-        self.status.state = "waiting_for_lock"
-        if not self.lock.acquire(self._stop):
-            self.status.state = "stopped"
-            return
-        try:
-            self.status.state = "running"
-            log.info("projection_started", projection=self.name,
-                     position=self.recorder.max_tracking_id(self.app.name))
-            ticked = 0.0
-            while not self._stop.is_set():
-                seen = self.wakeup.generation()
-                if self.step() == 0:
-                    self.wakeup.wait_after(seen, IDLE_RECHECK_SECONDS)
-                if self.tick is not None and time.monotonic() - ticked >= TICK_SECONDS:
-                    ticked = time.monotonic()
-                    self.tick()
-            self.status.state = "stopped"
-        except Exception as error:
-            self._fail(error)
-        finally:
-            self.lock.release()
+        while not self._stop.is_set():
+            self.status.state = "waiting_for_lock"
+            if not self.lock.acquire(self._stop):
+                break
+            try:
+                self._follow()
+            except Exception as error:
+                if not isinstance(error, LockLostError) and not database_unavailable(error):
+                    self._fail(error)
+                    return
+                outage = error
+            else:
+                break
+            finally:
+                self.lock.release()
+            self._pause(outage)
+        self.status.state = "stopped"
+
+    def _follow(self) -> None:
+        self.status.state = "running"
+        position = self.recorder.max_tracking_id(self.app.name)
+        if self.status.error is not None:
+            log.info("projection_resumed", projection=self.name, position=position)
+            self.status.error = None
+        else:
+            log.info("projection_started", projection=self.name, position=position)
+        ticked = 0.0
+        while not self._stop.is_set():
+            if not self.lock.held():
+                raise LockLostError(self.name)
+            seen = self.wakeup.generation()
+            if self.step() == 0:
+                self.wakeup.wait_after(seen, IDLE_RECHECK_SECONDS)
+            if self.tick is not None and time.monotonic() - ticked >= TICK_SECONDS:
+                ticked = time.monotonic()
+                self.tick()
+
+    def _pause(self, error: Exception) -> None:
+        """Wait out an outage: nothing was skipped, the next batch starts at the position."""
+        self.status.state = "paused"
+        self.status.error = f"{type(error).__name__}: {error}"
+        log.warning("projection_paused", projection=self.name, error_class=type(error).__name__,
+                    action=f"retrying every {OUTAGE_RETRY_SECONDS:g} s")
+        self._stop.wait(OUTAGE_RETRY_SECONDS)
 
     # -- work -----------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import structlog
 
 from projections.generations import GenerationRegistry
 from projections.runner import Runner, RunnerLock
+from projections.unavailable import database_unavailable
 
 log = structlog.get_logger("bitstride.projections")
 WATCH_SECONDS = 1.0
@@ -55,7 +56,11 @@ class ProjectionSupervisor:
 
     def _watch(self) -> None:
         while not self._closing.wait(WATCH_SECONDS):
-            self.tick()
+            try:
+                self.tick()
+            except Exception as error:  # the database is down: the next tick looks again
+                if not database_unavailable(error):
+                    raise
 
     def tick(self) -> None:
         """Follow a proposal (when we run the live runner) or a switch made elsewhere."""

@@ -19,11 +19,17 @@ def parse_id(prefix: str, public_id: str) -> UUID:
     """Parse a prefixed public id; a wrong prefix or malformed value is simply not found."""
     head, _, tail = public_id.partition("_")
     if head != prefix or len(tail) != 32:
-        raise NotFoundError(f"No such object: {public_id!r}.")
+        raise NotFoundError(_not_found(public_id))
     try:
         return UUID(hex=tail)
     except ValueError:
-        raise NotFoundError(f"No such object: {public_id!r}.") from None
+        raise NotFoundError(_not_found(public_id)) from None
+
+
+def _not_found(public_id: str) -> str:
+    """Quotes at most what a real id can hold: the value came from a client, unbounded."""
+    shown = public_id if len(public_id) <= 64 else public_id[:64] + "..."
+    return f"No such object: {shown!r}."
 
 
 def derived_id(*parts: str) -> UUID:

@@ -14,10 +14,13 @@ from typing import Any
 from uuid import UUID
 
 import jwt
+import structlog
 
 from application.ports import SessionRevocations
 from domain.shared.errors import NotFoundError
 from domain.shared.ids import parse_id
+
+log = structlog.get_logger("bitstride.auth")
 
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "org", "sid", "typ", "iat", "exp", "jti")
 
@@ -103,6 +106,16 @@ class AccessTokenVerifier:
         if key is None:
             raise InvalidTokenError("invalid_token", "The access token's signing key is unknown.")
         return key
+
+    async def prefetch(self) -> None:
+        """Fetch the key set at start: tokens then verify even if the auth service is down
+        when the first one arrives. Failing here only leaves the fetch to that first token."""
+        async with self._lock:
+            try:
+                await self._refetch()
+            except KeySetUnavailableError as error:
+                self._fetched_at = None
+                log.warning("jwks_prefetch_failed", error=str(error))
 
     def _may_refetch(self) -> bool:
         """An unknown kid refetches at most once per interval, so junk tokens cannot hammer."""

@@ -19,6 +19,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from infra.chain.links import Link, extend, seal
+from infra.pg_outage import guard
 
 SEAL_PAGE = 1000
 
@@ -26,6 +27,7 @@ SEAL_PAGE = 1000
 class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *,
                  events_table_name: str = "stored_events") -> None:
+        guard(datastore)  # an outage answers at once, not after eventsourcing's retries
         super().__init__(datastore, events_table_name=events_table_name)
         self.chain_table_name = f"{events_table_name}_chain"
         self.check_identifier_length(self.chain_table_name)

@@ -10,7 +10,7 @@ from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, OpenAPI, SecurityScheme
 from litestar.types import ASGIApp
 
 from infra.metrics import Metrics
@@ -18,6 +18,7 @@ from infra.settings import RuntimeMode
 from interfaces.control_plane import ControlPlane
 from interfaces.http.api.audit import AuditController
 from interfaces.http.api.auth_proxy import AUTH_PROXY_HANDLERS
+from interfaces.http.api.auth_proxy_docs import document_proxied_routes
 from interfaces.http.api.datasets import DatasetsController
 from interfaces.http.api.deployments import DeploymentsController
 from interfaces.http.api.fine_tuning import FineTuningJobsController
@@ -29,10 +30,13 @@ from interfaces.http.api.organizations import OrganizationsController
 from interfaces.http.api.projects import ProjectsController
 from interfaces.http.api.rl import RlJobsController
 from interfaces.http.api.usage import UsageController
+from interfaces.http.auth_service.app import create_auth_app
+from interfaces.http.bounded_request import BoundedRequest
 from interfaces.http.errors import EXCEPTION_HANDLERS
 from interfaces.http.gateway.proxy import Gateway
 from interfaces.http.metrics_middleware import metrics_middleware
 from interfaces.http.request_id import request_id_middleware
+from interfaces.http.request_limits import LIMITS_DOC, request_limits_middleware
 from interfaces.http.security import Principal, authenticate
 
 VERSION = "0.1.0"
@@ -40,7 +44,7 @@ VERSION = "0.1.0"
 
 def openapi_config(title: str) -> OpenAPIConfig:
     return OpenAPIConfig(
-        title=title, version=VERSION, path="/schema",
+        title=title, version=VERSION, path="/schema", description=LIMITS_DOC,
         render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
         components=Components(security_schemes={
             "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}),
@@ -79,16 +83,17 @@ def create_control_plane_app(plane: ControlPlane, mode: RuntimeMode = "full", *,
                      InvoicesController, *AUTH_PROXY_HANDLERS]
     else:
         handlers += [*GATEWAY_HEALTH_HANDLERS, *GATEWAY_MODEL_HANDLERS]
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         dependencies={"plane": Provide(provide_plane),
                       "gateway": Provide(provide_gateway),
                       "principal": Provide(provide_principal)},
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=plane.settings.max_body_bytes,
+        request_class=BoundedRequest,
         openapi_config=openapi_config(f"Bitstride control plane ({mode} mode)"),
         lifespan=lifespans,
-        on_startup=[gateway.startup],
+        on_startup=[gateway.startup, plane.verifier.prefetch],  # tokens verify in an outage
         on_shutdown=[gateway.shutdown, plane.auth_http.aclose,
                      *([close_plane] if owns_plane else [])],
         cors_config=cors_config(plane.settings.cors_origins),
@@ -97,6 +102,16 @@ def create_control_plane_app(plane: ControlPlane, mode: RuntimeMode = "full", *,
         # queue-listener thread per app that nothing stops.
         logging_config=None,
     )
+    if mode == "full":
+        document_proxied_routes(app.openapi_schema, auth_service_documentation(plane))
+    return app
+
+
+def auth_service_documentation(plane: ControlPlane) -> OpenAPI:
+    """The auth service's document: of the app mounted in-process, or of the same app built
+    here (never served) when the auth service runs elsewhere."""
+    auth_app = plane.auth_app or create_auth_app(plane.settings, revocations=plane.revocations)
+    return auth_app.openapi_schema
 
 
 def cors_config(origins: tuple[str, ...]) -> CORSConfig | None:
@@ -110,6 +125,7 @@ def cors_config(origins: tuple[str, ...]) -> CORSConfig | None:
 
 
 def as_asgi(app: Litestar, metrics: Metrics) -> ASGIApp:
-    """Outermost layers, around routing too, so 404s and 405s get a request id and a count."""
-    return request_id_middleware(metrics_middleware(metrics)(app))
+    """Outermost layers, around routing too, so 404s and 405s get a request id and a count,
+    and an oversized request is refused before anything parses it."""
+    return request_id_middleware(metrics_middleware(metrics)(request_limits_middleware(app)))
 

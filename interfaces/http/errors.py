@@ -31,6 +31,7 @@ from domain.shared.errors import (
     VersionMismatchError,
 )
 from interfaces.http.request_id import request_id_of
+from projections.unavailable import UNAVAILABLE_ERRORS, database_unavailable
 
 log = structlog.get_logger("bitstride.http")
 
@@ -127,8 +128,9 @@ def _validation_param(exc: ValidationException) -> tuple[str | None, str]:
         key = named.group(1) if named else None
     if key is None:
         return None, f"Invalid request body: {message}."
-    if first.get("source") not in (None, "body"):
-        return key, f"Invalid {first.get('source')} parameter '{key}': {message}."
+    source = getattr(first.get("source"), "value", first.get("source"))  # a ParamType, or None
+    if source not in (None, "body"):
+        return key, f"Invalid {source} parameter '{key}': {message}."
     return key, f"Invalid value for '{key}': {message}."
 
 
@@ -183,7 +185,17 @@ def storage_error_handler(request: Request[Any, Any, Any], exc: StorageError) ->
     return internal_error_handler(request, exc)
 
 
+def database_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The database is unreachable (restarting, failing over): retry, not a server bug."""
+    if not database_unavailable(exc):
+        return internal_error_handler(request, exc)
+    log.warning("database_unavailable", path=request.url.path, error_class=type(exc).__name__)
+    return envelope(request, 503, "service_unavailable",
+                    "The database is unavailable; retry shortly.", headers={"Retry-After": "1"})
+
+
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    **dict.fromkeys(UNAVAILABLE_ERRORS, database_error_handler),
     StorageError: storage_error_handler,
     DomainError: domain_error_handler,
     ApiError: api_error_handler,

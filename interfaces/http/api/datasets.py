@@ -68,7 +68,7 @@ class DatasetsController(Controller):
         return _written(outcome.aggregate, 201)
 
     @get(sync_to_thread=True, operation_id="listDatasets", summary="List datasets, newest first",
-         responses=errors(400, 401, 403))
+         responses=errors(400, 401, 403, 404))
     def list(self, principal: NamedDependency[Principal], plane: NamedDependency[ControlPlane],
              limit: Limit = 20, after: After = None, purpose: Purpose = None) -> ListPage[Dataset]:
         require_scope(principal, "datasets:read")
@@ -157,7 +157,7 @@ class DatasetsController(Controller):
     @post("/{dataset_id:str}/validate", sync_to_thread=True, operation_id="validateDataset",
           status_code=202, summary="Validate the current version (the worker does the work)",
           description="The dataset turns `validating`, then `valid` or `invalid` with a report.",
-          responses=errors(401, 403, 404, 409))
+          responses=errors(400, 401, 403, 404, 409))
     def validate(self, request: Request[Any, Any, Any], dataset_id: FromPath[str],
                  principal: NamedDependency[Principal], plane: NamedDependency[ControlPlane],
                  data: JSONBody[ValidateDatasetRequest | None] = None) -> Response[Dataset]:

@@ -21,6 +21,11 @@ from domain.identity.scopes import grants
 from interfaces.http.docs import errors
 from interfaces.http.errors import ApiError
 from interfaces.http.gateway.proxy import Gateway
+from interfaces.http.gateway.request_docs import (
+    CHAT_COMPLETION_OPERATION,
+    COMPLETION_OPERATION,
+    EMBEDDING_OPERATION,
+)
 from interfaces.http.gateway.requests import CHAT_COMPLETIONS, COMPLETIONS, EMBEDDINGS
 from interfaces.http.gateway.routing import ModelRoute
 from interfaces.http.security import Principal, insufficient_scope
@@ -33,7 +38,7 @@ _BODY = ("OpenAI's request body, forwarded as it is except `model` (set to the n
 
 @post("/v1/chat/completions", status_code=200, operation_id="createChatCompletion",
       tags=["Inference"], summary="Chat completion from a deployed model (stream: SSE)",
-      description=_BODY, responses=_ERRORS)
+      description=_BODY, responses=_ERRORS, operation_class=CHAT_COMPLETION_OPERATION)
 async def chat_completions(request: Request[Any, Any, Any],
                            gateway: NamedDependency[Gateway]) -> Response[Any]:
     return await gateway.handle(request, CHAT_COMPLETIONS)
@@ -41,7 +46,7 @@ async def chat_completions(request: Request[Any, Any, Any],
 
 @post("/v1/completions", status_code=200, operation_id="createCompletion", tags=["Inference"],
       summary="Text completion from a deployed model (stream: SSE)", description=_BODY,
-      responses=_ERRORS)
+      responses=_ERRORS, operation_class=COMPLETION_OPERATION)
 async def completions(request: Request[Any, Any, Any],
                       gateway: NamedDependency[Gateway]) -> Response[Any]:
     return await gateway.handle(request, COMPLETIONS)
@@ -49,7 +54,7 @@ async def completions(request: Request[Any, Any, Any],
 
 @post("/v1/embeddings", status_code=200, operation_id="createEmbedding", tags=["Inference"],
       summary="Embeddings from a deployed model, when its server computes them",
-      description=_BODY, responses=_ERRORS)
+      description=_BODY, responses=_ERRORS, operation_class=EMBEDDING_OPERATION)
 async def embeddings(request: Request[Any, Any, Any],
                      gateway: NamedDependency[Gateway]) -> Response[Any]:
     return await gateway.handle(request, EMBEDDINGS)

@@ -130,7 +130,7 @@ class InvoicesController(Controller):
                      "the period; `records`: those usage records (of a finalized invoice, the "
                      "ones up to its `usage_position`) in log order, paginated with `after` "
                      "(a record id) and `limit`. The buckets' quantities add up to the line's.",
-         responses=errors(401, 403, 404))
+         responses=errors(400, 401, 403, 404))
     def line_usage(self, invoice_id: FromPath[str], index: FromPath[int],
                    principal: NamedDependency[Principal], plane: NamedDependency[ControlPlane],
                    *, limit: Limit = 20, after: After = None) -> LineUsage:

@@ -69,7 +69,7 @@ class ModelsController(Controller):
 
     @get(sync_to_thread=True, operation_id="listModels",
          summary="List the organization's models and the base models, newest first",
-         responses=errors(400, 401, 403))
+         responses=errors(400, 401, 403, 404))
     def list(self, principal: NamedDependency[Principal], plane: NamedDependency[ControlPlane],
              limit: Limit = 20, after: After = None) -> ListPage[Model]:
         require_scope(principal, "models:read")

@@ -58,7 +58,7 @@ class ProjectsController(Controller):
                         headers=etag(project.version))
 
     @get(sync_to_thread=True, operation_id="listProjects", summary="List projects, newest first",
-         responses=errors(400, 401, 403))
+         responses=errors(400, 401, 403, 404))
     def list(self, principal: NamedDependency[Principal], plane: NamedDependency[ControlPlane],
              limit: Limit = 20, after: After = None) -> ListPage[Project]:
         require_scope(principal, "projects:read")

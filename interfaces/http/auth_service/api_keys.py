@@ -103,8 +103,10 @@ def _project(raw: str | None) -> UUID | None:
 
 
 @get("/v1/api_keys", tags=["API keys"], summary="List the organization's API keys",
-     responses=error_docs(e401="Missing or invalid access token.",
-                       e403="`user_token_required`: an API key cannot list keys."))
+     responses=error_docs(e400="`limit` is not 1 to 100.",
+                       e401="Missing or invalid access token.",
+                       e403="`user_token_required`: an API key cannot list keys.",
+                       e404="`after` is not a key of the caller's organization."))
 async def list_api_keys(request: AnyRequest, limit: Limit = 20,
                         after: After = None) -> ApiKeyListObject:
     claims = await _user(request)
@@ -174,7 +176,8 @@ async def delete_api_key(request: AnyRequest, key_id: FromPath[str]) -> ApiKeyDe
 
 @post("/internal/api_keys/introspect", status_code=200, sync_to_thread=True,
       tags=["internal"], summary="What an API key may do (inactive says nothing more)",
-      responses=error_docs(e401="Missing or wrong X-Internal-Token."))
+      responses=error_docs(e400="The body is malformed.",
+                           e401="Missing or wrong X-Internal-Token."))
 def introspect_api_key(request: AnyRequest,
                        data: JSONBody[IntrospectApiKeyBody]) -> ApiKeyIntrospectionObject:
     require_internal_token(request, request.app.state.internal_token)

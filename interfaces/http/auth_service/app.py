@@ -22,8 +22,10 @@ from infra.eventstore import eventstore_env
 from infra.settings import Settings
 from interfaces.http.auth_service import api_keys, mfa, oauth, verification
 from interfaces.http.auth_service.routes import ROUTES as CORE_ROUTES
+from interfaces.http.bounded_request import BoundedRequest
 from interfaces.http.errors import EXCEPTION_HANDLERS, envelope
 from interfaces.http.request_id import request_id_middleware
+from interfaces.http.request_limits import LIMITS_DOC, request_limits_middleware
 
 # Each feature module contributes ROUTES and an install(state, settings, identity, revocations).
 FEATURES = (verification, mfa, oauth, api_keys)
@@ -86,11 +88,13 @@ def create_auth_app(settings: Settings, *, revocations: SessionRevocations,
             InvalidTokenError: _invalid_token_handler,
             KeySetUnavailableError: _key_set_unavailable_handler,
         },
-        middleware=[request_id_middleware],
+        middleware=[request_id_middleware, request_limits_middleware],
         lifespan=[lifespan],
         state=State({"internal_token": settings.auth_internal_token}),
         request_max_body_size=settings.max_body_bytes,
+        request_class=BoundedRequest,
         openapi_config=OpenAPIConfig(title="Bitstride auth service", version="1.0.0",
-                                     path="/schema", render_plugins=[ScalarRenderPlugin()]),
+                                     path="/schema", description=LIMITS_DOC,
+                                     render_plugins=[ScalarRenderPlugin()]),
         logging_config=None,  # structlog logs (infra/logging.py); see the control plane's app
     )

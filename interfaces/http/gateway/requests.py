@@ -19,6 +19,7 @@ import msgspec
 from domain.datasets.validation.formats import CHAT
 from domain.datasets.validation.rows import example_tokens
 from infra.tokenizers import token_counter_for
+from interfaces.http.bounded_request import NESTED_TOO_DEEPLY
 from interfaces.http.errors import ApiError
 
 # Tokens a request may generate when it names no `max_tokens`, for the rate limiter's
@@ -50,6 +51,9 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     except msgspec.DecodeError as error:
         raise ApiError(400, "invalid_json", f"The request body is not valid JSON: {error}.") \
             from None
+    except RecursionError:  # msgspec's nesting limit
+        raise ApiError(400, "invalid_json", "The request body is not valid JSON: "
+                       f"{NESTED_TOO_DEEPLY}.") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request", "The request body must be a JSON object.")
     model = body.get("model")
