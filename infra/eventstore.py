@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -69,6 +72,31 @@ def ensure_schema(url: str, schema: str) -> None:
     """eventsourcing creates tables but not schemas; create ours if missing."""
     with psycopg.connect(plain_postgres_url(url), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+
+
+SETUP_LOCK_KEY = zlib.crc32(b"bitstride:schema-setup")
+_setup_locks_held: set[str] = set()  # URLs whose setup lock this process holds
+
+
+@contextmanager
+def setup_lock(url: str | None) -> Iterator[None]:
+    """Processes that start together take turns creating their tables.
+
+    `CREATE TABLE IF NOT EXISTS` is not safe to race in Postgres: two sessions creating one
+    table can fail with a unique violation on `pg_type` or "tuple concurrently updated", so a
+    worker and an API started at once on an empty database could crash. A session-level
+    advisory lock serialises the set-up; re-entering it in the same process is a no-op."""
+    if not is_postgres(url) or url in _setup_locks_held:
+        yield
+        return
+    assert url is not None
+    with psycopg.connect(plain_postgres_url(url), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
+        _setup_locks_held.add(url)
+        try:
+            yield
+        finally:
+            _setup_locks_held.discard(url)
 
 
 def plain_postgres_url(url: str) -> str:

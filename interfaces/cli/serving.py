@@ -62,10 +62,12 @@ def announce(settings: Settings, host: str, port: int, what: str) -> None:
 
 def build_plane(settings: Settings, *, embedded_auth: bool | None = None) -> Any:
     """The composition root, or one clear line (not a traceback) when a setting is wrong."""
+    from infra.eventstore import setup_lock
     from infra.settings import SettingsError
     from interfaces.control_plane import ControlPlane
 
     try:
-        return ControlPlane(settings, embedded_auth=embedded_auth)
+        with setup_lock(settings.database_url):
+            return ControlPlane(settings, embedded_auth=embedded_auth)
     except SettingsError as error:
         raise click.ClickException(str(error)) from None

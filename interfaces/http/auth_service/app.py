@@ -18,7 +18,7 @@ from application.ports import SessionRevocations
 from infra.auth.passwords import Argon2PasswordHasher
 from infra.auth.signing import Ed25519Signer
 from infra.auth.tokens import AccessTokenVerifier, InvalidTokenError, KeySetUnavailableError
-from infra.eventstore import eventstore_env
+from infra.eventstore import eventstore_env, setup_lock
 from infra.settings import Settings
 from interfaces.http.auth_service import api_keys, mfa, oauth, verification
 from interfaces.http.auth_service.routes import ROUTES as CORE_ROUTES
@@ -39,12 +39,13 @@ def token_policy(settings: Settings) -> TokenPolicy:
 
 def build_identity_service(settings: Settings, revocations: SessionRevocations) -> IdentityService:
     """The production wiring: argon2id, the Ed25519 key file, the auth event store."""
-    env = eventstore_env(settings.auth_database_url, settings.auth_sqlite_path,
-                         settings.auth_database_schema)
-    return IdentityService(env, passwords=Argon2PasswordHasher(),
-                           signer=Ed25519Signer.load_or_create(settings.signing_key_path),
-                           revocations=revocations, policy=token_policy(settings),
-                           clock=time.time)
+    with setup_lock(settings.auth_database_url):  # tables, beside other processes starting
+        env = eventstore_env(settings.auth_database_url, settings.auth_sqlite_path,
+                             settings.auth_database_schema)
+        return IdentityService(env, passwords=Argon2PasswordHasher(),
+                               signer=Ed25519Signer.load_or_create(settings.signing_key_path),
+                               revocations=revocations, policy=token_policy(settings),
+                               clock=time.time)
 
 
 def _invalid_token_handler(request: Request[Any, Any, Any],
