@@ -21,7 +21,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from projections.signal import ChangeSignal
-from projections.unavailable import database_unavailable
+from projections.unavailable import dependency_unavailable
 
 log = structlog.get_logger("bitstride.projections")
 
@@ -104,7 +104,7 @@ class Runner:
             try:
                 self._follow()
             except Exception as error:
-                if not isinstance(error, LockLostError) and not database_unavailable(error):
+                if not isinstance(error, LockLostError) and not dependency_unavailable(error):
                     self._fail(error)
                     return
                 outage = error

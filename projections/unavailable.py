@@ -8,6 +8,7 @@ answer, retry shortly, fits it.)
 
 from __future__ import annotations
 
+import httpx
 import psycopg
 from eventsourcing import persistence
 from sqlalchemy import exc
@@ -25,3 +26,13 @@ def database_unavailable(error: BaseException) -> bool:
             error, exc.OperationalError | exc.InterfaceError):
         return error.connection_invalidated
     return isinstance(error, UNAVAILABLE_ERRORS)
+
+
+def dependency_unavailable(error: BaseException) -> bool:
+    """The database, or a service a process manager calls over HTTP (the auth service closing
+    an organization's sessions), cannot be reached now: an outage to wait out, not a bug."""
+    if isinstance(error, httpx.TransportError):
+        return True
+    if isinstance(error, httpx.HTTPStatusError):
+        return error.response.status_code >= 500
+    return database_unavailable(error)

@@ -24,7 +24,8 @@ _DESCRIPTIONS = {
 
 
 def errors(*statuses: int) -> dict[int, ResponseSpec]:
-    """Response specs for the given error statuses, all in the error envelope."""
+    """Response specs for the given error statuses, all in the error envelope; 503 always,
+    since any route can meet an outage of the database or another dependency."""
     return {status: ResponseSpec(data_container=ErrorEnvelope, description=_DESCRIPTIONS[status],
                                  generate_examples=False)
-            for status in statuses}
+            for status in sorted({*statuses, 503})}

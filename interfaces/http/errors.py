@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import msgspec
+import redis
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import (
@@ -194,7 +195,17 @@ def database_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
                     "The database is unavailable; retry shortly.", headers={"Retry-After": "1"})
 
 
+def redis_error_handler(request: Request[Any, Any, Any], exc: redis.RedisError) -> Response[Any]:
+    """Redis is unreachable and this route has no fallback (OAuth logins keep their pending
+    flows there): retry, not a server bug."""
+    log.warning("redis_unavailable", path=request.url.path, error_class=type(exc).__name__)
+    return envelope(request, 503, "service_unavailable",
+                    "A dependency (Redis) is unavailable; retry shortly.",
+                    headers={"Retry-After": "1"})
+
+
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    redis.RedisError: redis_error_handler,
     **dict.fromkeys(UNAVAILABLE_ERRORS, database_error_handler),
     StorageError: storage_error_handler,
     DomainError: domain_error_handler,

@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from eventsourcing.persistence import Tracking
@@ -30,29 +31,40 @@ from tests.support.projections import catch_up
 DEADLINE_SECONDS = 10.0
 
 
-class DownOnce:
-    """Raises what a lost connection raises, once, at one notification."""
+OUTAGES = {
+    "database": exc.OperationalError("SELECT 1", {}, psycopg.OperationalError("gone")),
+    # A process manager calling the auth service (organization closure) while it is down.
+    "http service": httpx.ConnectError("connection refused"),
+    "http 503": httpx.HTTPStatusError("unavailable", request=httpx.Request("POST", "http://a"),
+                                      response=httpx.Response(503)),
+}
 
-    def __init__(self, inner: Any, at: int) -> None:
-        self.inner, self.at, self.raised = inner, at, False
+
+class DownOnce:
+    """Raises what an outage raises, once, at one notification."""
+
+    def __init__(self, inner: Any, at: int, error: Exception) -> None:
+        self.inner, self.at, self.error, self.raised = inner, at, error, False
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         if tracking.notification_id == self.at and not self.raised:
             self.raised = True
-            raise exc.OperationalError("SELECT 1", {}, psycopg.OperationalError("gone"))
+            raise self.error
         self.inner.process_event(domain_event, tracking)
 
 
-def test_an_outage_pauses_the_runner_and_it_resumes_where_it_was(tmp_path: Path) -> None:
+@pytest.mark.parametrize("outage", list(OUTAGES))
+def test_an_outage_pauses_the_runner_and_it_resumes_where_it_was(tmp_path: Path,
+                                                                  outage: str) -> None:
     app = TenancyService(env=eventstore_env(None, tmp_path / "events.sqlite3", "unused"))
     engine = read_model_engine(None, tmp_path / "read.sqlite3", "unused")
     seed(app, orgs=1)
     head = app.recorder.max_notification_id() or 0
     view = TenancyView(engine, 1)
     counting = Counting(TenancyProjection(view))
-    runner = Runner(name="outage", app=app, processor=DownOnce(counting, at=3), recorder=view,
-                    wakeup=ChangeSignal(), lock=FileLock(tmp_path / "locks", "outage"),
-                    batch=view.batch)
+    runner = Runner(name="outage", app=app, recorder=view, wakeup=ChangeSignal(),
+                    processor=DownOnce(counting, at=3, error=OUTAGES[outage]),
+                    lock=FileLock(tmp_path / "locks", "outage"), batch=view.batch)
     with capture_logs() as logs:
         runner.start()
         try:

@@ -1,10 +1,12 @@
-"""An unreachable database is 503 `service_unavailable` in the envelope, whichever library
-reached it; other database errors stay 500 `internal_error` (a bug, not an outage)."""
+"""An unreachable database (or Redis, where a route has no fallback) is 503
+`service_unavailable` in the envelope, whichever library reached it; other database errors
+stay 500 `internal_error` (a bug, not an outage)."""
 
 from __future__ import annotations
 
 import psycopg
 import pytest
+import redis
 from eventsourcing import persistence
 from litestar import Litestar, get
 from litestar.testing import TestClient
@@ -21,6 +23,7 @@ OUTAGES: dict[str, Exception] = {
     "sqlalchemy": exc.OperationalError("SELECT 1", {}, LOST),
     "sqlalchemy-invalidated": exc.DBAPIError("SELECT 1", {}, LOST,
                                              connection_invalidated=True),
+    "redis": redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379"),
 }
 BUGS: dict[str, Exception] = {
     "integrity": exc.IntegrityError("INSERT", {}, psycopg.IntegrityError("duplicate")),
@@ -45,6 +48,7 @@ def test_an_outage_is_503_service_unavailable(name: str) -> None:
     error = response.json()["error"]
     assert (error["code"], error["type"]) == ("service_unavailable", "service_unavailable_error")
     assert "server closed" not in response.text and "connection" not in error["message"]
+    assert "6379" not in response.text
 
 
 @pytest.mark.parametrize("name", sorted(BUGS))
