@@ -26,6 +26,23 @@ def read_model_engine(url: str | None, sqlite_path: Path, schema: str,
     return engine
 
 
+def query_engine(url: str | None, read_engine: Engine, schema: str,
+                 pool_size: int = 10) -> Engine:
+    """The API's list and get reads. On Postgres, a pool of autocommit connections: a page is
+    a SELECT (after the pool's pre-ping), not BEGIN, SELECT and ROLLBACK, and it sees what
+    READ COMMITTED would (every statement its own latest snapshot). A read that needs one
+    snapshot across statements (reconciliation) opens its own transaction on the read-model
+    engine. SQLite has no round trips to save: its reads share the read-model engine."""
+    if not url:
+        return read_engine
+    return create_engine(
+        plain_postgres_url(url).replace("postgresql://", "postgresql+psycopg://", 1),
+        isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+        pool_size=pool_size, max_overflow=30, pool_pre_ping=True, pool_timeout=3,
+        connect_args={"options": f"-csearch_path={schema}", "connect_timeout": 3},
+    )
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

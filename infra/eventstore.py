@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,7 +71,9 @@ def eventstore_env(url: str | None, sqlite_path: Path, schema: str) -> dict[str,
 
 def ensure_schema(url: str, schema: str) -> None:
     """eventsourcing creates tables but not schemas; create ours if missing."""
-    with psycopg.connect(plain_postgres_url(url), autocommit=True) as conn:
+    # Another process may create it at the same moment: IF NOT EXISTS can still race.
+    with psycopg.connect(plain_postgres_url(url), autocommit=True) as conn, \
+            contextlib.suppress(psycopg.errors.UniqueViolation):
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 

@@ -40,8 +40,8 @@ from infra.auth.revocations import InMemorySessionRevocations, RedisSessionRevoc
 from infra.auth.tokens import AccessTokenVerifier
 from infra.billing.loader import load_price_book
 from infra.catalog.loader import CatalogError, load_catalog
-from infra.database import read_model_engine
-from infra.eventstore import eventstore_env, is_postgres
+from infra.database import query_engine, read_model_engine
+from infra.eventstore import eventstore_env, is_postgres, setup_lock
 from infra.gateway.factory import build_gateway_accounting
 from infra.locks import AdvisoryLock, FileLock
 from infra.metrics import Metrics
@@ -111,8 +111,13 @@ class ControlPlane:
     """Everything a control-plane process needs, built once and closed once."""
 
     # The composition root: one statement per part is its point.
-    def __init__(self, settings: Settings, *,  # noqa: PLR0915
-                 embedded_auth: bool | None = None) -> None:
+    def __init__(self, settings: Settings, *, embedded_auth: bool | None = None) -> None:
+        # Processes starting together take turns creating their tables (setup_lock's doc).
+        with setup_lock(settings.database_url):
+            self._build(settings, embedded_auth)
+
+    def _build(self, settings: Settings,  # noqa: PLR0915
+               embedded_auth: bool | None) -> None:
         if embedded_auth is None:
             embedded_auth = settings.auth_service_url is None
         if embedded_auth and settings.auth_internal_token is None:
@@ -138,16 +143,18 @@ class ControlPlane:
             self.log_signals.share("events", [app.name for app in self.applications])
         self.read_engine: Engine = read_model_engine(
             settings.database_url, settings.events_sqlite_path, settings.read_model_schema)
+        self.query_engine: Engine = query_engine(settings.database_url, self.read_engine,
+                                                 settings.read_model_schema)
         self.generations = GenerationRegistry(self.read_engine)
-        self.queries = TenancyQueries(self.read_engine, self.generations)
-        self.dataset_queries = DatasetQueries(self.read_engine, self.generations)
-        self.model_queries = ModelQueries(self.read_engine, self.generations)
-        self.training_queries = TrainingQueries(self.read_engine, self.generations)
-        self.deployment_queries = DeploymentQueries(self.read_engine, self.generations)
-        self.usage_queries = UsageQueries(self.read_engine, self.generations)
+        self.queries = TenancyQueries(self.query_engine, self.generations)
+        self.dataset_queries = DatasetQueries(self.query_engine, self.generations)
+        self.model_queries = ModelQueries(self.query_engine, self.generations)
+        self.training_queries = TrainingQueries(self.query_engine, self.generations)
+        self.deployment_queries = DeploymentQueries(self.query_engine, self.generations)
+        self.usage_queries = UsageQueries(self.query_engine, self.generations)
         self.organization_states = OrganizationStates(self.queries.organization_state,
                                                       changes=self.tracking_signal)
-        self.invoice_queries = InvoiceQueries(self.read_engine, self.generations)
+        self.invoice_queries = InvoiceQueries(self.query_engine, self.generations)
         # Unfinished jobs hold on to the datasets and models they train from; deployments that
         # are not stopped, to the models they serve.
         unfinished_jobs = UnfinishedJobs(self.training_queries)
@@ -227,7 +234,7 @@ class ControlPlane:
         for name, _, app in logs:
             self.read_models.add(ReadModel(name, app, audit_view(name), lambda view: (
                 AuditProjection(view, EventDescriber()))))
-        self.audit_queries = AuditQueries(self.read_engine, self.generations,
+        self.audit_queries = AuditQueries(self.query_engine, self.generations,
                                           [AuditLog(name, log) for name, log, _ in logs])
 
     @property
@@ -409,5 +416,6 @@ class ControlPlane:
             app.close()
         if self.identity_reader is not None:
             self.identity_reader.close()
+        self.query_engine.dispose()
         self.read_engine.dispose()
 

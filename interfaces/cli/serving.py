@@ -62,12 +62,10 @@ def announce(settings: Settings, host: str, port: int, what: str) -> None:
 
 def build_plane(settings: Settings, *, embedded_auth: bool | None = None) -> Any:
     """The composition root, or one clear line (not a traceback) when a setting is wrong."""
-    from infra.eventstore import setup_lock
     from infra.settings import SettingsError
     from interfaces.control_plane import ControlPlane
 
     try:
-        with setup_lock(settings.database_url):
-            return ControlPlane(settings, embedded_auth=embedded_auth)
+        return ControlPlane(settings, embedded_auth=embedded_auth)
     except SettingsError as error:
         raise click.ClickException(str(error)) from None

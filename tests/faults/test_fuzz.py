@@ -6,7 +6,9 @@ No response may be a 5xx; each must have a documented status and content type an
 documented schema; every error must be the envelope. tests/faults/fuzzing.py has the setup.
 
 One deployment serves the three runs (starting four processes is most of the cost); each run
-is a subtest, so one failing service does not hide another's report.
+is a subtest, so one failing service does not hide another's report. It has a Redis server of
+its own: the fuzzer fails hundreds of logins from 127.0.0.1, and on the shared server that
+per-client throttle would refuse the logins of the tests after it for five minutes.
 """
 
 from __future__ import annotations
@@ -17,14 +19,18 @@ import httpx
 import pytest
 
 from tests.faults.fuzzing import deployment, fuzz
+from tests.support.private_servers import PrivateRedis, private_redis
+
+__all__ = ["private_redis"]  # the fixture, used by name
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 
 
 @pytest.mark.timeout(420)  # four processes and three runs: about a minute on a quiet machine
 def test_every_route_of_every_process(postgres_url: str, pg_schemas: dict[str, str],
-                                      redis_url: str, tmp_path: Path,
+                                      private_redis: PrivateRedis, tmp_path: Path,
                                       subtests: pytest.Subtests) -> None:
+    redis_url = private_redis.url
     stores = {"DATABASE_URL": postgres_url, "AUTH_DATABASE_URL": postgres_url,
               "DATABASE_SCHEMA": pg_schemas["database_schema"],
               "READ_MODEL_SCHEMA": pg_schemas["read_model_schema"],
