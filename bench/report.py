@@ -67,7 +67,8 @@ class Row:
         if self.baseline is None:
             return "—"
         if self.compare == "added":
-            return f"+{number(self.ours - self.baseline)} {self.unit}"
+            added = self.ours - self.baseline
+            return f"{'+' if added >= 0 else '-'}{number(abs(added))} {self.unit}"
         share = ratio(self.ours, self.baseline)
         return "—" if share is None else f"{number(share)}x"
 
