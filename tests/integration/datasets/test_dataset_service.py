@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -13,7 +12,7 @@ from application.datasets.service import DatasetService, NewDataset, UploadedCon
 from domain.datasets.status import DatasetStatus
 from domain.shared.cause import Cause
 from domain.shared.errors import IdempotencyKeyReusedError, NotFoundError, VersionMismatchError
-from infra.eventstore import eventstore_env
+from tests.support.stores import InMemoryStore, PostgresStore, SQLiteStore
 
 CAUSE = Cause(actor_id="user_test")
 NEW = NewDataset(project_id=None, name="train", description="", purpose="fine_tuning",
@@ -25,10 +24,6 @@ def content(sha: str) -> UploadedContent:
 
 
 class DatasetServiceContract:
-    @pytest.fixture
-    def env(self) -> dict[str, str]:
-        raise NotImplementedError
-
     @pytest.fixture
     def app(self, env: dict[str, str]) -> Any:
         app = DatasetService(env=env)
@@ -91,20 +86,13 @@ class DatasetServiceContract:
         assert [v.number for v in dataset.versions] == list(range(1, len(shas) + 1))
 
 
-class TestInMemory(DatasetServiceContract):
-    @pytest.fixture
-    def env(self) -> dict[str, str]:
-        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+class TestInMemory(InMemoryStore, DatasetServiceContract):
+    """The contract on the in-memory store."""
 
 
-class TestSQLite(DatasetServiceContract):
-    @pytest.fixture
-    def env(self, tmp_path: Path) -> dict[str, str]:
-        return eventstore_env(None, tmp_path / "es.sqlite3", "x")
+class TestSQLite(SQLiteStore, DatasetServiceContract):
+    """The contract on the SQLite store."""
 
 
-@pytest.mark.postgres
-class TestPostgres(DatasetServiceContract):
-    @pytest.fixture
-    def env(self, postgres_url: str, pg_schemas: dict[str, str], tmp_path: Path) -> dict[str, str]:
-        return eventstore_env(postgres_url, tmp_path / "unused", pg_schemas["database_schema"])
+class TestPostgres(PostgresStore, DatasetServiceContract):
+    """The contract on the Postgres store."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from uuid import UUID, uuid4
 
 import psycopg
@@ -20,10 +19,9 @@ from application.gateway.ports import InferenceUsage
 from application.usage.service import NewUsage, UsageService
 from domain.shared.cause import SYSTEM, Cause
 from domain.usage.record import UsageRecord
-from infra.eventstore import eventstore_env
 from infra.gateway.metering import BufferedUsageMeter
+from tests.support.stores import POPO, InMemoryStore, PostgresStore, SQLiteStore
 
-POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 ORG, OTHER_ORG, PROJECT = uuid4(), uuid4(), uuid4()
 
 
@@ -89,10 +87,6 @@ class BlockedUsage:
 
 
 class MeterContract:
-    @pytest.fixture
-    def env(self) -> dict[str, str]:
-        raise NotImplementedError
-
     @pytest.fixture
     def service(self, env: dict[str, str]) -> Iterator[UsageService]:
         service = UsageService(env=env)
@@ -189,11 +183,7 @@ class MeterContract:
         assert records[("req_00000001", "inference.input_tokens")].quantity == 5
 
 
-class TestInMemory(MeterContract):
-    @pytest.fixture
-    def env(self) -> dict[str, str]:
-        return POPO
-
+class TestInMemory(InMemoryStore, MeterContract):
     def test_past_the_bound_records_are_dropped_counted_and_logged(self) -> None:
         service = UsageService(env=POPO)
         blocked = BlockedUsage(service)
@@ -278,18 +268,11 @@ class TestInMemory(MeterContract):
         assert len(stored(service)) == 2 * len(first)
 
 
-class TestSQLite(MeterContract):
-    @pytest.fixture
-    def env(self, tmp_path: Path) -> dict[str, str]:
-        return eventstore_env(None, tmp_path / "es.sqlite3", "x")
+class TestSQLite(SQLiteStore, MeterContract):
+    """The contract on the SQLite store."""
 
 
-@pytest.mark.postgres
-class TestPostgres(MeterContract):
-    @pytest.fixture
-    def env(self, postgres_url: str, pg_schemas: dict[str, str], tmp_path: Path) -> dict[str, str]:
-        return eventstore_env(postgres_url, tmp_path / "unused", pg_schemas["database_schema"])
-
+class TestPostgres(PostgresStore, MeterContract):
     def test_each_batch_is_one_transaction_in_the_log(
             self, service: UsageService, postgres_url: str, pg_schemas: dict[str, str]) -> None:
         meter = BufferedUsageMeter(service, flush_seconds=60.0, batch_size=100)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -24,7 +23,7 @@ from domain.shared.errors import (
     PermissionDeniedError,
     VersionMismatchError,
 )
-from infra.eventstore import eventstore_env
+from tests.support.stores import InMemoryStore, PostgresStore, SQLiteStore
 
 CAUSE = Cause(actor_id="user_test")
 CATALOG = [BaseModelSpec(name="tiny", context_length=4096, tokenizer="t/tiny",
@@ -49,10 +48,6 @@ class FakeUsage:
 
 
 class ModelServiceContract:
-    @pytest.fixture
-    def env(self) -> dict[str, str]:
-        raise NotImplementedError
-
     @pytest.fixture
     def app(self, env: dict[str, str]) -> Iterator[ModelService]:
         app = ModelService(env=env)
@@ -173,20 +168,13 @@ class ModelServiceContract:
         assert len(winners) == 1 and len(results) == count
 
 
-class TestInMemory(ModelServiceContract):
-    @pytest.fixture
-    def env(self) -> dict[str, str]:
-        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+class TestInMemory(InMemoryStore, ModelServiceContract):
+    """The contract on the in-memory store."""
 
 
-class TestSQLite(ModelServiceContract):
-    @pytest.fixture
-    def env(self, tmp_path: Path) -> dict[str, str]:
-        return eventstore_env(None, tmp_path / "es.sqlite3", "x")
+class TestSQLite(SQLiteStore, ModelServiceContract):
+    """The contract on the SQLite store."""
 
 
-@pytest.mark.postgres
-class TestPostgres(ModelServiceContract):
-    @pytest.fixture
-    def env(self, postgres_url: str, pg_schemas: dict[str, str], tmp_path: Path) -> dict[str, str]:
-        return eventstore_env(postgres_url, tmp_path / "unused", pg_schemas["database_schema"])
+class TestPostgres(PostgresStore, ModelServiceContract):
+    """The contract on the Postgres store."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -23,7 +22,7 @@ from domain.shared.errors import (
     ValidationFailedError,
     VersionMismatchError,
 )
-from infra.eventstore import eventstore_env
+from tests.support.stores import InMemoryStore, PostgresStore, SQLiteStore
 
 CAUSE = Cause(actor_id="user_test")
 S = DeploymentStatus
@@ -59,10 +58,6 @@ class World:
 
 
 class DeploymentServiceContract:
-    @pytest.fixture
-    def env(self) -> dict[str, str]:
-        raise NotImplementedError
-
     @pytest.fixture
     def world(self, env: dict[str, str]) -> Iterator[World]:
         app = DeploymentService(env=env, models=FakeModels())
@@ -196,20 +191,13 @@ class DeploymentServiceContract:
                                                                  ("r0", "r1", "r2"))
 
 
-class TestInMemory(DeploymentServiceContract):
-    @pytest.fixture
-    def env(self) -> dict[str, str]:
-        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+class TestInMemory(InMemoryStore, DeploymentServiceContract):
+    """The contract on the in-memory store."""
 
 
-class TestSQLite(DeploymentServiceContract):
-    @pytest.fixture
-    def env(self, tmp_path: Path) -> dict[str, str]:
-        return eventstore_env(None, tmp_path / "es.sqlite3", "x")
+class TestSQLite(SQLiteStore, DeploymentServiceContract):
+    """The contract on the SQLite store."""
 
 
-@pytest.mark.postgres
-class TestPostgres(DeploymentServiceContract):
-    @pytest.fixture
-    def env(self, postgres_url: str, pg_schemas: dict[str, str], tmp_path: Path) -> dict[str, str]:
-        return eventstore_env(postgres_url, tmp_path / "unused", pg_schemas["database_schema"])
+class TestPostgres(PostgresStore, DeploymentServiceContract):
+    """The contract on the Postgres store."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TypeVar
 from uuid import UUID, uuid4
 
@@ -32,7 +31,7 @@ from domain.tenancy.ids import personal_organization_id
 from domain.tenancy.lifecycle import Lifecycle
 from domain.tenancy.organization import Organization
 from domain.tenancy.project import Project
-from infra.eventstore import eventstore_env
+from tests.support.stores import InMemoryStore, PostgresStore, SQLiteStore
 
 T = TypeVar("T")
 
@@ -65,10 +64,6 @@ def topics(app: TenancyService) -> list[str]:
 
 class TenancyServiceContract:
     """The behaviour every event store must give TenancyService. Subclasses provide `env`."""
-
-    @pytest.fixture
-    def env(self) -> dict[str, str]:
-        raise NotImplementedError
 
     @pytest.fixture
     def app(self, env: dict[str, str]) -> Iterator[TenancyService]:
@@ -361,21 +356,13 @@ class TenancyServiceContract:
             self.create(app, org_id, "Orphan")
 
 
-class TestTenancyServiceInMemory(TenancyServiceContract):
-    @pytest.fixture
-    def env(self) -> dict[str, str]:
-        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+class TestTenancyServiceInMemory(InMemoryStore, TenancyServiceContract):
+    """The contract on the in-memory store."""
 
 
-class TestTenancyServiceSQLite(TenancyServiceContract):
-    @pytest.fixture
-    def env(self, tmp_path: Path) -> dict[str, str]:
-        return eventstore_env(None, tmp_path / "es.sqlite3", "x")
+class TestTenancyServiceSQLite(SQLiteStore, TenancyServiceContract):
+    """The contract on the SQLite store."""
 
 
-@pytest.mark.postgres
-class TestTenancyServicePostgres(TenancyServiceContract):
-    @pytest.fixture
-    def env(self, postgres_url: str, pg_schemas: dict[str, str], tmp_path: Path) -> dict[str, str]:
-        return eventstore_env(postgres_url, tmp_path / "unused.sqlite3",
-                              pg_schemas["database_schema"])
+class TestTenancyServicePostgres(PostgresStore, TenancyServiceContract):
+    """The contract on the Postgres store."""

@@ -30,6 +30,7 @@ from domain.shared.cause import SYSTEM, Cause
 from domain.shared.errors import NotFoundError
 from domain.training.job import TrainingJob
 from domain.training.status import JobStatus
+from tests.support.stores import POPO
 
 CAUSE = Cause(actor_id="user_test")
 
@@ -98,7 +99,6 @@ class FakeExecutor:
         return [run.job_id for run in self.started]
 
 
-POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 
 
 class Harness:

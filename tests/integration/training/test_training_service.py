@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -23,7 +22,7 @@ from domain.shared.errors import (
 )
 from domain.training.job import SNAPSHOT_INTERVAL
 from domain.training.status import JobStatus
-from infra.eventstore import eventstore_env
+from tests.support.stores import InMemoryStore, PostgresStore, SQLiteStore
 from tests.unit.training.factories import GRADER
 
 CAUSE = Cause(actor_id="user_test")
@@ -83,10 +82,6 @@ class World:
 
 
 class TrainingServiceContract:
-    @pytest.fixture
-    def env(self) -> dict[str, str]:
-        raise NotImplementedError
-
     @pytest.fixture
     def world(self, env: dict[str, str]) -> Iterator[World]:
         datasets = FakeDatasets()
@@ -277,20 +272,13 @@ class TrainingServiceContract:
             {"loss": 1 / (latest.originator_version - 2)}
 
 
-class TestInMemory(TrainingServiceContract):
-    @pytest.fixture
-    def env(self) -> dict[str, str]:
-        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+class TestInMemory(InMemoryStore, TrainingServiceContract):
+    """The contract on the in-memory store."""
 
 
-class TestSQLite(TrainingServiceContract):
-    @pytest.fixture
-    def env(self, tmp_path: Path) -> dict[str, str]:
-        return eventstore_env(None, tmp_path / "es.sqlite3", "x")
+class TestSQLite(SQLiteStore, TrainingServiceContract):
+    """The contract on the SQLite store."""
 
 
-@pytest.mark.postgres
-class TestPostgres(TrainingServiceContract):
-    @pytest.fixture
-    def env(self, postgres_url: str, pg_schemas: dict[str, str], tmp_path: Path) -> dict[str, str]:
-        return eventstore_env(postgres_url, tmp_path / "unused", pg_schemas["database_schema"])
+class TestPostgres(PostgresStore, TrainingServiceContract):
+    """The contract on the Postgres store."""

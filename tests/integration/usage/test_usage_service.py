@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -13,7 +12,7 @@ from hypothesis import strategies as st
 from application.usage.service import NewUsage, UsageService
 from domain.shared.cause import SYSTEM
 from domain.usage.record import UsageRecord
-from infra.eventstore import eventstore_env
+from tests.support.stores import InMemoryStore, PostgresStore, SQLiteStore
 
 ORG = uuid4()
 
@@ -30,10 +29,6 @@ def stored(service: UsageService) -> list[UsageRecord]:
 
 
 class UsageServiceContract:
-    @pytest.fixture
-    def env(self) -> dict[str, str]:
-        raise NotImplementedError
-
     @pytest.fixture
     def service(self, env: dict[str, str]) -> Iterator[UsageService]:
         service = UsageService(env=env)
@@ -59,11 +54,7 @@ class UsageServiceContract:
         assert [r.quantity for r in stored(service)] == [10]
 
 
-class TestInMemory(UsageServiceContract):
-    @pytest.fixture
-    def env(self) -> dict[str, str]:
-        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
-
+class TestInMemory(InMemoryStore, UsageServiceContract):
     @settings(max_examples=40, deadline=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.lists(st.lists(st.tuples(st.integers(0, 15), st.integers(0, 50)), max_size=6),
@@ -82,14 +73,9 @@ class TestInMemory(UsageServiceContract):
         assert sum(totals.values()) == sum(first.values())
 
 
-class TestSQLite(UsageServiceContract):
-    @pytest.fixture
-    def env(self, tmp_path: Path) -> dict[str, str]:
-        return eventstore_env(None, tmp_path / "es.sqlite3", "x")
+class TestSQLite(SQLiteStore, UsageServiceContract):
+    """The contract on the SQLite store."""
 
 
-@pytest.mark.postgres
-class TestPostgres(UsageServiceContract):
-    @pytest.fixture
-    def env(self, postgres_url: str, pg_schemas: dict[str, str], tmp_path: Path) -> dict[str, str]:
-        return eventstore_env(postgres_url, tmp_path / "unused", pg_schemas["database_schema"])
+class TestPostgres(PostgresStore, UsageServiceContract):
+    """The contract on the Postgres store."""
