@@ -39,9 +39,16 @@ def run_http(asgi_app: Any, host: str, port: int, settings: Settings,
                             log_level=settings.log_level.lower(), access_log=False,
                             lifespan="on", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
     server = DrainingServer(config, before_shutdown)
+    # uvicorn drains, then re-raises the signal it caught with the handler it found: this one
+    # makes a clean stop exit 0 (as `bitstride worker` does), not "killed by SIGTERM" (143).
+    signal.signal(signal.SIGTERM, _stopped_cleanly)
     server.run()
     if not server.started:
         sys.exit(3)  # uvicorn's own exit code when a server fails to start
+
+
+def _stopped_cleanly(_signum: int, _frame: Any) -> None:
+    sys.exit(0)
 
 
 def wait_for_signal() -> None:

@@ -203,8 +203,7 @@ async def test_sigterm_finishes_streams_in_flight_and_meters_every_request(
         process.send_signal(signal.SIGTERM)
         code = await anyio.to_thread.run_sync(lambda: process.wait(SHUTDOWN_SECONDS))
     exited = time.monotonic() - stopped_at
-    # uvicorn shuts down, then re-raises the signal it caught: "killed by SIGTERM", after.
-    assert code == -signal.SIGTERM, gateway.process.output()
+    assert code == 0, gateway.process.output()  # a clean stop, after the drain
 
     answered = [r for r in load.seen if r.request_id is not None]
     in_flight = [r for r in answered if r.started < stopped_at < r.ended]
