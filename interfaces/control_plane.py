@@ -357,14 +357,16 @@ class ControlPlane:
     def identity_log(self) -> BitstrideApplication:
         """The auth service's log: its own app when embedded, else read from its store."""
         if self.identity_reader is None:
-            self.identity_reader = AuthLogReader(env=identity_env(self.settings))
+            with setup_lock(self.settings.auth_database_url):  # it may create the auth tables
+                self.identity_reader = AuthLogReader(env=identity_env(self.settings))
         return self.identity_reader
 
     def start_workers(self) -> None:
         from interfaces.worker import process_manager_runners
 
-        self.read_models.start()
-        self.process_managers = process_manager_runners(self)
+        with setup_lock(self.settings.database_url):  # read-model and tracking tables
+            self.read_models.start()
+            self.process_managers = process_manager_runners(self)
         for runner in self.process_managers:
             runner.start()
 

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.e2e, pytest.mark.postgres, pytest.m
 
 __all__ = ["split_deployment"]
 
-KEY_CACHE_SECONDS = 2.0
+KEY_CACHE_SECONDS = 4.0  # long enough to stop the auth service and still be inside it
 
 
 @pytest.fixture(autouse=True)
@@ -37,10 +37,10 @@ async def test_auth_service_stopped(split_deployment: SplitDeployment) -> None:
     async with http_client(split_deployment.control_plane_url) as client:
         ada = await sign_up(client, "ada")
         key = bearer(await make_key(client, ada, ["read"]))
+        checked_at = time.monotonic()  # the key's cache entry is made after this
         assert (await client.get("/v1/projects", headers=key)).status_code == 200
 
         split_deployment.auth.stop()  # SIGTERM, waited for
-        checked_at = time.monotonic()  # the key's cache entry is at most this old
 
         error_of(await client.post("/v1/auth/login", json={"email": ada.email,
                                                            "password": "x" * 12}),
@@ -65,5 +65,5 @@ async def test_auth_service_stopped(split_deployment: SplitDeployment) -> None:
         while (answer := await client.get("/v1/projects", headers=key)).status_code == 200:
             assert time.monotonic() < deadline, "the cached key outlived its TTL"
             await anyio.sleep(0.1)
-        assert time.monotonic() - checked_at >= KEY_CACHE_SECONDS - 0.5
+        assert time.monotonic() - checked_at >= KEY_CACHE_SECONDS - 0.2  # served to expiry
         error_of(answer, 503, "service_unavailable")

@@ -20,6 +20,7 @@ import pytest
 from application.shared.base import BitstrideApplication
 from application.usage.service import NewUsage
 from domain.shared.cause import Cause
+from domain.shared.errors import ConflictError
 from infra.chain.verify import walk
 from infra.settings import Settings
 from interfaces.control_plane import ControlPlane
@@ -53,6 +54,8 @@ class Race:
     start: threading.Barrier = field(default_factory=lambda: threading.Barrier(WRITERS))
     quantities: dict[UUID, int] = field(default_factory=dict)
     projects: list[UUID] = field(default_factory=list)
+    updates: int = 0  # shared-project updates that applied
+    refused: int = 0  # ... that lost the version race for the whole retry budget (a 409)
     errors: list[BaseException] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -72,9 +75,17 @@ class Race:
         self.plane.usage.record([usage], cause=cause)
         with self.lock:
             self.quantities[usage.id] = usage.quantity
-        self.plane.tenancy.update_project(self.org, self.shared, name=None,
-                                          description=f"writer {number} round {round_}",
-                                          metadata=None, expected_version=None, cause=cause)
+        try:
+            self.plane.tenancy.update_project(self.org, self.shared, name=None,
+                                              description=f"writer {number} round {round_}",
+                                              metadata=None, expected_version=None,
+                                              cause=cause)
+        except ConflictError:  # allowed (DESIGN §3: applies cleanly or 409), never lost
+            with self.lock:
+                self.refused += 1
+        else:
+            with self.lock:
+                self.updates += 1
         if round_ % NEW_PROJECT_EVERY == 0:
             project = self.plane.tenancy.create_project(
                 self.org, name=f"w{number}-{round_}", description="", metadata={},
@@ -136,9 +147,12 @@ def test_eight_writers_and_live_projections_miss_nothing(plane: ControlPlane) ->
         {"meter": METER, "model": "m", "quantity": total, "records": WRITERS * ROUNDS}]
 
     # Tenancy: every project, each at the version its log gives (the shared one took every
-    # writer's every update: no update lost to the version race).
+    # update that was answered as applied: none lost to the version race). Under CI load a
+    # writer can lose the race for the whole retry budget: a 409, rare, and never silent.
     shared_version = plane.tenancy.project(org, shared.aggregate.id).version
-    assert shared_version == 1 + WRITERS * ROUNDS
+    assert race.updates + race.refused == WRITERS * ROUNDS
+    assert shared_version == 1 + race.updates
+    assert race.refused <= WRITERS * ROUNDS // 10, race.refused
     projects = [shared.aggregate.id, *race.projects]
     assert len(race.projects) == WRITERS * len(range(0, ROUNDS, NEW_PROJECT_EVERY))
     assert sorted(plane.queries.project_ids(org.hex)) == sorted(p.hex for p in projects)
