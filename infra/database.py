@@ -14,11 +14,7 @@ def read_model_engine(url: str | None, sqlite_path: Path, schema: str,
                       pool_size: int = 10) -> Engine:
     if url:
         ensure_schema(url, schema)
-        return create_engine(
-            plain_postgres_url(url).replace("postgresql://", "postgresql+psycopg://", 1),
-            pool_size=pool_size, max_overflow=30, pool_pre_ping=True, pool_timeout=3,
-            connect_args={"options": f"-csearch_path={schema}", "connect_timeout": 3},
-        )
+        return _postgres_engine(url, schema, pool_size)
     sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(f"sqlite:///{sqlite_path}",
                            connect_args={"timeout": 30, "check_same_thread": False})
@@ -35,12 +31,17 @@ def query_engine(url: str | None, read_engine: Engine, schema: str,
     engine. SQLite has no round trips to save: its reads share the read-model engine."""
     if not url:
         return read_engine
+    return _postgres_engine(url, schema, pool_size, isolation_level="AUTOCOMMIT",
+                            pool_reset_on_return=None)
+
+
+def _postgres_engine(url: str, schema: str, pool_size: int, **options: Any) -> Engine:
+    """Pre-pinged connections in `schema`, with short waits: while the database is down a
+    request fails within seconds (a 503), not after the OS's connect timeout."""
     return create_engine(
         plain_postgres_url(url).replace("postgresql://", "postgresql+psycopg://", 1),
-        isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
         pool_size=pool_size, max_overflow=30, pool_pre_ping=True, pool_timeout=3,
-        connect_args={"options": f"-csearch_path={schema}", "connect_timeout": 3},
-    )
+        connect_args={"options": f"-csearch_path={schema}", "connect_timeout": 3}, **options)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
