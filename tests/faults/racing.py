@@ -43,8 +43,11 @@ def dev_on_postgres(settings: Settings, log_path: Path) -> Iterator[str]:
 
 @asynccontextmanager
 async def race_client(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """Enough connections that a burst of 50 reaches the server at once."""
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    """Enough connections that a burst of 50 reaches the server at once. Idle ones are dropped
+    after 2 s, before uvicorn's 5 s keep-alive timeout: with equal timeouts, a connection
+    reused as the server closed it failed a read (seen once in CI, a ReadError)."""
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100,
+                          keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=base_url, timeout=REQUEST_SECONDS,
                                  limits=limits) as client:
         yield client
