@@ -12,13 +12,13 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
 from eventsourcing.application import Application
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import Notification, Tracking, TrackingRecorder
 
 from projections.signal import ChangeSignal
 from projections.unavailable import dependency_unavailable
@@ -152,15 +152,27 @@ class Runner:
         if not notifications:
             self.status.position = position
             return 0
+        try:
+            self._apply(notifications)
+        except Exception as error:
+            if self.batch is None or len(notifications) == 1 or dependency_unavailable(error):
+                raise
+            # Rows go out at a batch's end (projections/write_buffer.py), so the failure may
+            # belong to an earlier event: apply them one by one, to stop at the one that fails.
+            for notification in notifications:
+                self._apply([notification])
+        self.status.position = notifications[-1].id
+        self.status.processed += len(notifications)
+        return len(notifications)
+
+    def _apply(self, notifications: Sequence[Notification]) -> None:
+        """One transaction: the events' rows and the position after the last of them."""
         with self._batch():
             for notification in notifications:
                 self._current = notification.id
                 domain_event = self.app.mapper.to_domain_event(notification)
                 self.processor.process_event(domain_event, Tracking(self.app.name,
                                                                     notification.id))
-        self.status.position = notifications[-1].id
-        self.status.processed += len(notifications)
-        return len(notifications)
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         """Process until the log head as it was when called; used by rebuilds and tests."""

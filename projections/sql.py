@@ -2,6 +2,7 @@
 
 Each statement is built once per table, dialect and column set, with bound parameters, and
 reused: projections run these per event, and building a statement cost more than running it.
+Inside a view's batch the rows are queued and sent together (projections/write_buffer.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
+
+from projections.write_buffer import write
 
 
 def _insert(dialect: str, table: Table, columns: tuple[str, ...]) -> Any:
@@ -37,12 +40,11 @@ def _insert_or_add(dialect: str, table: Table, columns: tuple[str, ...],
 def upsert(conn: Connection, table: Table, values: Mapping[str, Any],
            keys: Sequence[str]) -> None:
     """Insert a row or overwrite it by its key, in one statement on either dialect."""
-    statement = _upsert(conn.dialect.name, table, tuple(values), tuple(keys))
-    conn.execute(statement, dict(values))
+    write(conn, _upsert(conn.dialect.name, table, tuple(values), tuple(keys)), values)
 
 
 def insert_or_add(conn: Connection, table: Table, values: Mapping[str, Any],
                   keys: Sequence[str], add: Sequence[str]) -> None:
     """Insert a row, or add its `add` columns to the existing row's (a counter upsert)."""
-    statement = _insert_or_add(conn.dialect.name, table, tuple(values), tuple(keys), tuple(add))
-    conn.execute(statement, dict(values))
+    write(conn, _insert_or_add(conn.dialect.name, table, tuple(values), tuple(keys), tuple(add)),
+          values)

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, MetaData, Table
 
 from projections.signal import ChangeSignal
 from projections.tracking import SqlTrackingRecorder
+from projections.write_buffer import buffered
 
 
 class SqlView(SqlTrackingRecorder):
@@ -26,7 +27,7 @@ class SqlView(SqlTrackingRecorder):
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
-        with self.transaction() as conn:
+        with self.transaction() as conn, buffered(conn):
             self._local.pending = None
             try:
                 yield

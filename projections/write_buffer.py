@@ -1,0 +1,61 @@
+"""Sends a projection batch's row writes in one round trip per run of the same statement.
+
+Inside a view's batch, `upsert` and `insert_or_add` queue their rows on the connection instead
+of executing them one by one. The queue runs, in event order, as `executemany` (psycopg sends
+the rows pipelined, one statement each) before any other statement on that connection and at
+the batch's end: every read, update and the tracking position still see the rows before them.
+A rebuild spent most of its time waiting on one round trip per event before this.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event
+
+BUFFER = "bitstride.write_buffer"
+
+
+@contextlib.contextmanager
+def buffered(conn: Connection) -> Iterator[None]:
+    """Queue `write`s on `conn` until the block ends (dropped unsent if it raises)."""
+    _flush_before_other_statements(conn.engine)
+    conn.info[BUFFER] = []
+    try:
+        yield
+        flush(conn)
+    finally:
+        conn.info.pop(BUFFER, None)  # info lives with the pooled DBAPI connection
+
+
+def write(conn: Connection, statement: Any, params: Mapping[str, Any]) -> None:
+    """Execute now, or queue when `conn` is inside `buffered`. `statement` must be a cached
+    object: consecutive rows of the same object go out as one executemany."""
+    queue: list[tuple[Any, dict[str, Any]]] | None = conn.info.get(BUFFER)
+    if queue is None:
+        conn.execute(statement, dict(params))
+    else:
+        queue.append((statement, dict(params)))
+
+
+def flush(conn: Connection) -> None:
+    queue: list[tuple[Any, dict[str, Any]]] | None = conn.info.get(BUFFER)
+    if not queue:
+        return
+    pending = queue[:]
+    queue.clear()  # before executing: the statements below pass through the hook again
+    for _, run in itertools.groupby(pending, key=lambda entry: id(entry[0])):
+        rows = list(run)
+        conn.execute(rows[0][0], [params for _, params in rows])
+
+
+def _flush_first(conn: Connection, *_: Any) -> None:
+    flush(conn)
+
+
+def _flush_before_other_statements(engine: Engine) -> None:
+    if not event.contains(engine, "before_execute", _flush_first):
+        event.listen(engine, "before_execute", _flush_first)
