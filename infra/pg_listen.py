@@ -6,7 +6,7 @@ This is how a process hears appends and projection commits made by other process
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import psycopg
 import structlog
@@ -19,7 +19,7 @@ RECONNECT_SECONDS = 1.0
 
 
 class PgListener:
-    def __init__(self, url: str, channels: dict[str, Callable[[], None]]) -> None:
+    def __init__(self, url: str, channels: Mapping[str, Callable[[str | None], None]]) -> None:
         self.url, self.channels = plain_postgres_url(url), channels
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pg-listen", daemon=True)
@@ -44,9 +44,9 @@ class PgListener:
             for channel in self.channels:
                 conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
             for callback in self.channels.values():
-                callback()  # anything committed before LISTEN started is picked up now
+                callback(None)  # anything committed before LISTEN started is picked up now
             while not self._stop.is_set():
                 for notify in conn.notifies(timeout=0.5):
                     callback = self.channels.get(notify.channel)
                     if callback is not None:
-                        callback()
+                        callback(notify.payload)

@@ -73,7 +73,7 @@ from projections.serving.projection import PROJECTION_NAME as DEPLOYMENTS
 from projections.serving.projection import DeploymentsProjection, DeploymentsView
 from projections.serving.queries import DeploymentQueries
 from projections.serving.usage import ActiveDeployments, ModelUsers
-from projections.signal import ChangeSignal, LogSignals
+from projections.signal import LogSignals, TrackingSignals
 from projections.supervisor import ProjectionSupervisor
 from projections.tenancy.projection import PROJECTION_NAME as TENANCY
 from projections.tenancy.projection import TenancyProjection, TenancyView
@@ -126,7 +126,7 @@ class ControlPlane:
         self.metrics = Metrics()
         self.log_signals = LogSignals()         # an event was appended to a log
         self.log_signal = self.log_signals.any  # ... to any log
-        self.tracking_signal = ChangeSignal()   # a projection committed a position
+        self.tracking_signal = TrackingSignals()   # a projection committed a position
         self.draining = threading.Event()       # the server stops: long responses end now
         self.tenancy = self._application(TenancyService)
         self.datasets = self._application(DatasetService)
@@ -210,7 +210,7 @@ class ControlPlane:
         self.usage_meter, self.request_limiter = build_gateway_accounting(
             self.settings, self.usage, registry=self.metrics.registry)
         self.routing = RoutingTable(self.deployment_queries, self.model_queries,
-                                    self.tracking_signal)
+                                    self.tracking_signal.watch(DEPLOYMENTS, MODELS))
 
     def _application(self, cls: type[A]) -> A:
         """A context's eventsourcing Application on the shared store, wired for wake-ups."""

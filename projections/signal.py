@@ -27,6 +27,37 @@ class ChangeSignal:
             return self._condition.wait_for(lambda: self._generation != seen, timeout=timeout)
 
 
+class TrackingSignals(ChangeSignal):
+    """The signal of projection commits, which can also be watched per projection.
+
+    `notify(tracker)` wakes every waiter on this signal and the watchers of that tracker's
+    projection (`deployments@2` is projection `deployments`); a commit of unknown origin
+    (no tracker) wakes every watcher. The gateway's routing table watches only the
+    deployments and models projections: woken by every commit, it reloaded its routes up to 50
+    times a second under an unrelated write load.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._watchers: list[tuple[frozenset[str], ChangeSignal]] = []
+        self._lock = threading.Lock()
+
+    def watch(self, *projections: str) -> ChangeSignal:
+        signal = ChangeSignal()
+        with self._lock:
+            self._watchers.append((frozenset(projections), signal))
+        return signal
+
+    def notify(self, tracker: object = None, *_: object) -> None:
+        super().notify()
+        projection = tracker.split("@", 1)[0] if isinstance(tracker, str) else None
+        with self._lock:
+            watchers = list(self._watchers)
+        for projections, signal in watchers:
+            if projection is None or projection in projections:
+                signal.notify()
+
+
 class LogSignals:
     """One wake-up signal per event log, so an append wakes only the runners following it.
 

@@ -112,7 +112,7 @@ class SqlTrackingRecorder(TrackingRecorder):
                 self._announce(conn)
             finally:
                 self._local.conn = None
-        self.signal.notify()
+        self.signal.notify(self.tracker)
 
     def _announce(self, conn: Connection) -> None:
         """Tell waiters in other processes (Postgres delivers it on commit)."""

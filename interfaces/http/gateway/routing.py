@@ -14,8 +14,9 @@ that belong to no project; user tokens and keys without a project reach all of t
 
 **Refresh.** One daemon thread per process loads a new snapshot and swaps it in (one attribute
 assignment: requests read whatever snapshot is current, never a lock, never a query). It loads
-when the plane's `tracking_signal` fires (a projection committed, in this process or, with
-Postgres, in a worker by NOTIFY) and at least every REFRESH_SECONDS as a safety net (another
+when the deployments or models projection commits (the plane's `tracking_signal.watch`, in
+this process or, with Postgres, in a worker by NOTIFY; other projections' commits do not wake
+it) and at least every REFRESH_SECONDS as a safety net (another
 process writing SQLite sends no signal). A burst of commits is coalesced: loads are at least
 MIN_INTERVAL_SECONDS apart. A failed load keeps the last snapshot and is retried.
 

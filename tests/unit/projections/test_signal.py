@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from projections.signal import ChangeSignal
+from projections.signal import ChangeSignal, TrackingSignals
 
 BOUND_SECONDS = 5.0
 
@@ -51,3 +51,27 @@ def test_one_notify_wakes_every_waiter() -> None:
     for waiter in waiters:
         waiter.join(BOUND_SECONDS)
     assert results == [True] * 5
+
+
+def test_a_projection_watch_moves_only_for_its_projections_commits() -> None:
+    signals = TrackingSignals()
+    routes = signals.watch("deployments", "models")
+    seen, everyone = routes.generation(), signals.generation()
+
+    signals.notify("tenancy@1")
+    signals.notify("audit-Tenancy@3")
+    assert routes.generation() == seen
+    assert signals.generation() == everyone + 2  # plain waiters still wake on every commit
+
+    signals.notify("deployments@2")
+    signals.notify("models@1")
+    assert routes.generation() == seen + 2
+
+
+def test_a_commit_of_unknown_origin_wakes_every_watch() -> None:
+    signals = TrackingSignals()
+    routes = signals.watch("deployments")
+    seen = routes.generation()
+    signals.notify()  # a NOTIFY heard at (re)connection, or a drain: no tracker named
+    signals.notify(None)
+    assert routes.generation() == seen + 2
