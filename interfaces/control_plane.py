@@ -164,7 +164,7 @@ class ControlPlane:
         self.read_models = ReadModels(
             self.read_engine, self.generations, log_signals=self.log_signals,
             tracking_signal=self.tracking_signal, lock_for=self.runner_lock,
-            on_failure=self.count_failure)
+            on_failure=self.count_failure, query_engine=self.query_engine)
         self.read_models.add(ReadModel(TENANCY, self.tenancy, TenancyView, TenancyProjection))
         self.read_models.add(ReadModel(DATASETS, self.datasets, DatasetsView,
                                        DatasetsProjection))

@@ -17,9 +17,10 @@ from sqlalchemy import Engine
 from application.shared.base import BitstrideApplication
 from projections.generations import GenerationRegistry
 from projections.runner import Runner, RunnerLock
+from projections.shared_positions import SharedPositions
 from projections.signal import ChangeSignal, LogSignals
 from projections.supervisor import ProjectionSupervisor
-from projections.tracking import SAFETY_RECHECK_SECONDS, SqlTrackingRecorder, positions
+from projections.tracking import SAFETY_RECHECK_SECONDS, SqlTrackingRecorder
 from projections.view import SqlView
 
 log = structlog.get_logger("bitstride.read_models")
@@ -44,8 +45,10 @@ class ReadModels:
     def __init__(self, engine: Engine, generations: GenerationRegistry, *,
                  log_signals: LogSignals, tracking_signal: ChangeSignal,
                  lock_for: Callable[[str], RunnerLock],
-                 on_failure: Callable[[str], None]) -> None:
+                 on_failure: Callable[[str], None], query_engine: Engine | None = None) -> None:
+        """`query_engine`: where waiters read positions (autocommit on Postgres)."""
         self.engine, self.generations = engine, generations
+        self.positions = SharedPositions(query_engine or engine, tracking_signal)
         self.log_signals, self.tracking_signal = log_signals, tracking_signal
         self.lock_for, self.on_failure = lock_for, on_failure
         self.models: dict[str, ReadModel] = {}
@@ -98,7 +101,7 @@ class ReadModels:
         while pending:
             seen = self.tracking_signal.generation()
             trackers = {name: self.tracker_name(name) for name in pending}
-            reached = positions(self.engine, trackers.values(), application_name)
+            reached = self.positions.read(trackers.values(), application_name, seen)
             pending = [name for name, tracker in trackers.items()
                        if reached.get(tracker, 0) < position]
             remaining = deadline - time.monotonic()
