@@ -50,11 +50,11 @@ class UsagePage(msgspec.Struct):
     object: str = "page"
 
 
-def bucket_starts(start_time: int, end_time: int, width: str) -> list[int]:
-    """Every bucket start from the one holding `start_time` up to `end_time` (exclusive)."""
+def bucket_starts(start_time: int, end_time: int, width: str) -> range:
+    """Every bucket start from the one holding `start_time` up to `end_time` (exclusive), lazy:
+    a query may span decades of minutes, of which a request lists one page."""
     seconds = WIDTHS[width]
-    first = start_time // seconds * seconds
-    return list(range(first, end_time, seconds))
+    return range(start_time // seconds * seconds, end_time, seconds)
 
 
 def _public(dimension: str, value: str) -> str | None:

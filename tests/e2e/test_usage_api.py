@@ -81,6 +81,10 @@ async def test_bad_queries_answer_400_naming_the_param(client: httpx.AsyncClient
              ({"start_time": DAY, "meters": "gpu"}, "meters"),
              ({"start_time": DAY, "bucket_width": "1d", "limit": 32}, "limit"),
              ({"start_time": DAY, "page": "soon"}, "page"),
+             ({"start_time": DAY, "page": "²"}, "page"),  # a digit int() cannot read
+             ({"start_time": DAY, "page": "9" * 5000}, "page"),  # past int()'s digit limit
+             ({"start_time": 10**30}, "start_time"),
+             ({"start_time": DAY, "end_time": 10**30}, "end_time"),
              ({"start_time": DAY, "project_ids": "nope"}, "project_ids")]
     for params, param in cases:
         body = error_of(await usage(client, ada.headers, **params), 400)

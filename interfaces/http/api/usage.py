@@ -9,6 +9,7 @@ inclusive), `end_time` (exclusive, default now), `bucket_width` (`1m`, `1h`, `1d
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Annotated, Literal
 
@@ -25,6 +26,9 @@ from interfaces.http.security import Principal, require_scope
 from interfaces.http.usage_report import GROUPS, PAGE_LIMITS, UsagePage, bucket_starts, usage_page
 
 Width = Literal["1m", "1h", "1d"]
+# The last second of year 9999: a later time is no date, and overflows the stores' integers.
+LAST_TIME = 253_402_300_799
+PAGE = re.compile(r"[0-9]{1,12}")  # a `next_page`: unix seconds (ASCII digits only)
 Many = Annotated[list[str] | None, QueryParameter(
     description="Repeat the parameter, or separate values with commas.")]
 
@@ -51,8 +55,8 @@ class UsageController(Controller):
          summary="Usage in time buckets, grouped and filtered",
          responses=errors(400, 401, 403))
     def usage(self, principal: NamedDependency[Principal], plane: NamedDependency[ControlPlane], *,
-              start_time: Annotated[int, QueryParameter(ge=0)],
-              end_time: Annotated[int | None, QueryParameter(ge=0)] = None,
+              start_time: Annotated[int, QueryParameter(ge=0, le=LAST_TIME)],
+              end_time: Annotated[int | None, QueryParameter(ge=0, le=LAST_TIME)] = None,
               bucket_width: Annotated[Width, QueryParameter()] = "1d",
               group_by: Many = None, project_ids: Many = None, models: Many = None,
               meters: Many = None, limit: Annotated[int | None, QueryParameter(ge=1)] = None,
@@ -82,7 +86,7 @@ class UsageController(Controller):
     def _page_start(page: str | None, start_time: int) -> int:
         if page is None:
             return start_time
-        if not page.isdigit() or int(page) < start_time:
+        if not PAGE.fullmatch(page) or int(page) < start_time:
             raise ValidationFailedError("'page' must be a 'next_page' value of this query.",
                                         param="page")
         return int(page)
