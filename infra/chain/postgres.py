@@ -19,6 +19,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from infra.chain.links import Link, extend, seal
+from infra.group_commit import GroupCommit
 from infra.pg_outage import guard
 
 SEAL_PAGE = 1000
@@ -35,6 +36,16 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         params: dict[str, object] = datastore.pool.kwargs  # type: ignore[assignment]
         self.log_key = (f"postgres://{params.get('host')}:{params.get('port')}/"
                         f"{params.get('dbname')}/{datastore.schema}.{events_table_name}")
+        self.group_commit = GroupCommit(super().insert_events)
+
+    def insert_events(self, stored_events: Sequence[StoredEvent],
+                      **kwargs: Any) -> Sequence[int] | None:
+        """Concurrent appends share one transaction (infra/group_commit.py); an append with
+        more to write in its transaction (a tracking record) goes alone. `Application.save`
+        always passes `tracking`, None unless a process application records its position."""
+        if any(value is not None for value in kwargs.values()) or not stored_events:
+            return super().insert_events(stored_events, **kwargs)
+        return self.group_commit.submit(stored_events)
 
     def _sql(self, template: str) -> Composed:
         return SQL(template).format(schema=Identifier(self.datastore.schema),
