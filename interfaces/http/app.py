@@ -7,7 +7,7 @@ from typing import Any
 import anyio
 from litestar import Litestar, Request
 from litestar.config.cors import CORSConfig
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, OpenAPI, SecurityScheme
@@ -65,7 +65,11 @@ def create_control_plane_app(plane: ControlPlane, mode: RuntimeMode = "full", *,
     async def provide_gateway() -> Gateway:
         return gateway
 
-    async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    async def provide_principal(request: Request[Any, Any, Any],
+                                plane: NamedDependency[ControlPlane]) -> Principal:
+        """Takes `plane` so that Litestar resolves the two one after the other: dependencies
+        of one level are resolved in an anyio task group, a task each per request, which cost
+        about a sixth of a read's CPU."""
         return await authenticate(request, plane.verifier, plane.organization_states)
 
     async def close_plane() -> None:
