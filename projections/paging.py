@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, select
+from sqlalchemy import ColumnElement, Connection, Result, Table, select
 
 Row = dict[str, Any]
 
@@ -21,6 +21,12 @@ def newest_first(conn: Connection, table: Table, scope: list[ColumnElement[bool]
         if cursor is None:
             return [], False
         query = query.where(table.c.seq < cursor)
-    rows = conn.execute(query.order_by(table.c.seq.desc()).limit(limit + 1)).mappings()
-    page = [dict(row) for row in rows]
+    page = row_dicts(conn.execute(query.order_by(table.c.seq.desc()).limit(limit + 1)))
     return page[:limit], len(page) > limit
+
+
+def row_dicts(result: Result[Any]) -> list[Row]:
+    """Rows as dicts, the column names read once per result: `dict(row)` of a RowMapping
+    builds a view of its keys for every row, a few percent of a page's CPU."""
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]

@@ -7,7 +7,7 @@ from sqlalchemy import Engine, MetaData, select
 from projections.billing.projection import PROJECTION_NAME
 from projections.billing.tables import invoices_table
 from projections.generations import GenerationRegistry, LiveTables
-from projections.paging import Row
+from projections.paging import Row, row_dicts
 
 
 class InvoiceQueries:
@@ -37,4 +37,4 @@ class InvoiceQueries:
             query = query.where(table.c.period < before)
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(table.c.period.desc()).limit(limit))
-            return [dict(row) for row in rows.mappings()]
+            return row_dicts(rows)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, Engine, Table, case, func, select
 
 from projections.generations import GenerationRegistry, LiveTables
-from projections.paging import Row
+from projections.paging import Row, row_dicts
 from projections.usage.projection import PROJECTION_NAME
 from projections.usage.tables import WIDTHS, usage_tables
 
@@ -35,7 +35,7 @@ class UsageQueries:
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(table.c.start, table.c.meter, table.c.model,
                                                table.c.project_id, table.c.api_key_id))
-            return [dict(row) for row in rows.mappings()]
+            return row_dicts(rows)
 
     # -- billing: sums per meter and model, and the records behind them ------------------------
 
@@ -49,7 +49,7 @@ class UsageQueries:
                         table.c.start >= start, table.c.start < end)
                  .group_by(table.c.meter, table.c.model))
         with self.engine.connect() as conn:
-            return [dict(row) for row in conn.execute(query).mappings()]
+            return row_dicts(conn.execute(query))
 
     def record_totals(self, org_id: str, *, start: int, end: int, up_to: int) -> list[Row]:
         """Per meter and model, the org's records with occurred_at in [start, end) and
@@ -62,7 +62,7 @@ class UsageQueries:
                         table.c.occurred_at < end, table.c.seq <= up_to)
                  .group_by(table.c.meter, table.c.model))
         with self.engine.connect() as conn:
-            return [dict(row) for row in conn.execute(query).mappings()]
+            return row_dicts(conn.execute(query))
 
     def organizations(self, *, start: int, end: int) -> list[str]:
         """Hex ids of the organizations with a 1-day bucket in [start, end), sorted."""
@@ -96,7 +96,7 @@ class UsageQueries:
                  .where(*scope)
                  .group_by(day).order_by(day))
         with self.engine.connect() as conn:
-            return [dict(row) for row in conn.execute(query).mappings()]
+            return row_dicts(conn.execute(query))
 
     def line_records(self, org_id: str, meter: str, model: str, *, start: int, end: int,
                      up_to: int | None, after: str | None, limit: int) -> tuple[list[Row], bool]:
