@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import httpx
 import structlog
 from litestar import Request, Response
 from litestar.background_tasks import BackgroundTask
@@ -63,6 +62,13 @@ from interfaces.http.gateway.requests import (
 )
 from interfaces.http.gateway.routing import ModelRoute, ReplicaBalancer, RoutingTable, Target
 from interfaces.http.gateway.sse import SseTap
+from interfaces.http.gateway.upstream import (
+    UpstreamBrokeError,
+    UpstreamBusyError,
+    UpstreamClient,
+    UpstreamConnectError,
+    UpstreamResponse,
+)
 from interfaces.http.request_id import arrived_at, request_id_of
 from interfaces.http.security import Principal, check_organization, identify, require_scope
 
@@ -158,34 +164,21 @@ class Gateway:
         self.timeouts = Timeouts.of(settings)
         self.balancer = ReplicaBalancer()
         self.organizations = plane.organization_states
-        self._http: httpx.AsyncClient | None = None
+        self.upstream = UpstreamClient(pool_size=settings.gateway_pool_size,
+                                       connect_timeout=self.timeouts.connect)
 
     # -- lifecycle --------------------------------------------------------------------------
 
     async def startup(self) -> None:
         """One keep-alive pool for every replica; the routing table loaded before the first
         request where the read model answers (else /ready says so until it does)."""
-        timeouts = self.timeouts
-        self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(connect=timeouts.connect, read=None, write=timeouts.connect,
-                                  pool=timeouts.connect),
-            limits=httpx.Limits(max_connections=self.settings.gateway_pool_size,
-                                max_keepalive_connections=self.settings.gateway_pool_size,
-                                keepalive_expiry=30.0),
-            trust_env=False, follow_redirects=False)
+        await self.upstream.start()
         if not self.routing.loaded:
             await anyio.to_thread.run_sync(self.routing.try_refresh)
         self.routing.start()
 
     async def shutdown(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-
-    @property
-    def http(self) -> httpx.AsyncClient:
-        if self._http is None:
-            raise RuntimeError("The gateway's HTTP client starts with the app.")
-        return self._http
+        await self.upstream.close()
 
     # -- the request ------------------------------------------------------------------------
 
@@ -258,42 +251,41 @@ class Gateway:
         return Stream(relay.events(), media_type="text/event-stream", headers=SSE_HEADERS,
                       status_code=response.status_code, background=BackgroundTask(relay.close))
 
-    async def _open(self, exchange: Exchange, answer_within: float) -> httpx.Response:
+    async def _open(self, exchange: Exchange, answer_within: float) -> UpstreamResponse:
         """The first replica (in the balancer's order) that answers: its response, headers
         read, body not yet. Raises the 502/503/504 that ends the request otherwise."""
         order = self.balancer.order(exchange.targets)[:MAX_ATTEMPTS]
         failures: list[str] = []
         for attempt, target in enumerate(order, start=1):
             exchange.target = target
-            request = self.http.build_request(
-                "POST", target.url + exchange.endpoint.path, content=exchange.payload,
-                headers={"Content-Type": "application/json", "Accept-Encoding": "identity",
-                         "X-Request-ID": exchange.request_id})
             self.balancer.acquire(target.url)
             exchange.holding = target.url
             exchange.upstream_begin()
             try:
                 with anyio.fail_after(min(answer_within, exchange.left(self.timeouts))):
-                    response = await self.http.send(request, stream=True)
+                    response = await self.upstream.post(
+                        target.url + exchange.endpoint.path, exchange.payload,
+                        {"Content-Type": "application/json", "Accept-Encoding": "identity",
+                         "X-Request-ID": exchange.request_id})
             except TimeoutError:
                 self._let_go(exchange)
                 exchange.status = 504
                 raise ApiError(504, "upstream_timeout", "The model's server did not answer in "
                                "time.") from None
-            except httpx.PoolTimeout:
+            except UpstreamBusyError:
                 self._let_go(exchange)
                 exchange.status = 503
                 raise ApiError(503, "service_unavailable", "The gateway has no free "
                                "connection to the model's servers; retry shortly.",
                                headers={"Retry-After": "1"}) from None
-            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            except UpstreamConnectError as error:
                 self._let_go(exchange)
                 self.balancer.eject(target.url)
-                failures.append(f"{target.deployment_id}: {type(error).__name__}")
+                failures.append(f"{target.deployment_id}: {error}")
                 continue
-            except httpx.TransportError as error:  # the connection broke before an answer
+            except UpstreamBrokeError as error:  # the connection broke before an answer
                 self._let_go(exchange)
-                failures.append(f"{target.deployment_id}: {type(error).__name__}")
+                failures.append(f"{target.deployment_id}: {error}")
                 continue
             if response.status_code >= 500 and attempt < len(order):
                 await response.aclose()
@@ -317,7 +309,7 @@ class Gateway:
             self.balancer.release(exchange.holding)
             exchange.holding = None
 
-    async def _whole(self, exchange: Exchange, response: httpx.Response) -> Response[Any]:
+    async def _whole(self, exchange: Exchange, response: UpstreamResponse) -> Response[Any]:
         """Read a whole answer: pass a success through as it is, an error in our envelope."""
         try:
             with anyio.fail_after(exchange.left(self.timeouts)):
@@ -326,10 +318,10 @@ class Gateway:
             exchange.status = 504
             raise ApiError(504, "upstream_timeout", "The model's server did not answer in "
                            "time.") from None
-        except httpx.TransportError as error:
+        except UpstreamBrokeError as error:
             exchange.status = 502
             log.warning("gateway_upstream_broke", model=exchange.route.name,
-                        error_class=type(error).__name__)
+                        error_class=str(error))
             raise ApiError(502, "upstream_error", "The model's server closed the connection "
                            "before its answer was complete.") from None
         finally:
@@ -395,7 +387,8 @@ def _project_of(target: Target, principal: Principal) -> Any:
 class _Relay:
     """One stream from a replica to the client (see the module doc)."""
 
-    def __init__(self, gateway: Gateway, exchange: Exchange, response: httpx.Response) -> None:
+    def __init__(self, gateway: Gateway, exchange: Exchange,
+                 response: UpstreamResponse) -> None:
         self.gateway, self.exchange, self.response = gateway, exchange, response
         self.tap = SseTap(strip_usage=not exchange.wants_usage)
         self.queue: asyncio.Queue[object] = asyncio.Queue(maxsize=QUEUE_CHUNKS)
@@ -408,7 +401,7 @@ class _Relay:
             async for chunk in self.response.aiter_raw():
                 await self.queue.put(chunk)
             await self.queue.put(_END)
-        except Exception as error:  # httpx's TransportError, mostly: the relay ends on it
+        except Exception as error:  # UpstreamBrokeError, mostly: the relay ends on it
             await self.queue.put(error)
 
     async def events(self) -> AsyncIterator[bytes]:
@@ -479,8 +472,7 @@ class _Relay:
             self.pump.cancel()
             with contextlib.suppress(BaseException):
                 await self.pump
-        with contextlib.suppress(httpx.HTTPError):
-            await self.response.aclose()
+        await self.response.aclose()
         exchange.status = self.outcome if self.outcome is not None else CLIENT_CLOSED
         exchange.content_chunks = self.tap.content_chunks
         exchange.counts = usage_counts(self.tap.usage)
