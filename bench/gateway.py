@@ -25,7 +25,7 @@ serve --mode gateway` (one process) beside the worker that probes the upstream. 
 asks for {tokens} tokens of a one-message chat with the API key; the direct calls send the
 same body and header straight to the upstream.
 
-**Open loop** (bench/openloop.py, asyncio + httpx on uvloop): {rate:g} requests per second
+**Open loop** (bench/openloop.py, asyncio + aiohttp on uvloop): {rate:g} requests per second
 arrive on a fixed schedule for each round ({seconds:g} s after a 0.5 s warm-up), whatever the
 answers do; latency counts from each request's scheduled start, and a request still open 5 s
 after the schedule ends is counted as failed (so a server that cannot keep up shows it as
