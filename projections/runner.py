@@ -30,6 +30,7 @@ DEFAULT_BATCH_SIZE = 500
 IDLE_RECHECK_SECONDS = 1.0
 TICK_SECONDS = 1.0
 OUTAGE_RETRY_SECONDS = 0.5
+UNREAD = -1  # a runner's known position before it was read (None: nothing applied yet)
 
 
 class LockLostError(Exception):
@@ -77,6 +78,10 @@ class Runner:
         self.wakeup, self.lock, self.batch, self.batch_size = wakeup, lock, batch, batch_size
         self.on_failure, self.tick = on_failure, tick
         self.status = RunnerStatus(name=name)
+        # The tracked position while this runner follows the log holding its lock: nobody else
+        # moves it then, so a step need not read it back (a round trip per batch).
+        self._known: int | None = UNREAD
+        self._following = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -117,22 +122,26 @@ class Runner:
 
     def _follow(self) -> None:
         self.status.state = "running"
-        position = self.recorder.max_tracking_id(self.app.name)
+        position = self._known = self.recorder.max_tracking_id(self.app.name)
         if self.status.error is not None:
             log.info("projection_resumed", projection=self.name, position=position)
             self.status.error = None
         else:
             log.info("projection_started", projection=self.name, position=position)
         ticked = 0.0
-        while not self._stop.is_set():
-            if not self.lock.held():
-                raise LockLostError(self.name)
-            seen = self.wakeup.generation()
-            if self.step() == 0:
-                self.wakeup.wait_after(seen, IDLE_RECHECK_SECONDS)
-            if self.tick is not None and time.monotonic() - ticked >= TICK_SECONDS:
-                ticked = time.monotonic()
-                self.tick()
+        self._following = True
+        try:
+            while not self._stop.is_set():
+                if not self.lock.held():
+                    raise LockLostError(self.name)
+                seen = self.wakeup.generation()
+                if self.step() == 0:
+                    self.wakeup.wait_after(seen, IDLE_RECHECK_SECONDS)
+                if self.tick is not None and time.monotonic() - ticked >= TICK_SECONDS:
+                    ticked = time.monotonic()
+                    self.tick()
+        finally:
+            self._following, self._known = False, UNREAD
 
     def _pause(self, error: Exception) -> None:
         """Wait out an outage: nothing was skipped, the next batch starts at the position."""
@@ -146,11 +155,15 @@ class Runner:
 
     def step(self, limit: int | None = None) -> int:
         """Apply the next batch after the tracked position; returns how many were read."""
-        position = self.recorder.max_tracking_id(self.app.name)
+        position = self._known
+        if position == UNREAD:
+            position = self.recorder.max_tracking_id(self.app.name)
+        self._known = UNREAD  # until this step has committed
         notifications = self.app.recorder.select_notifications(
             start=position, limit=limit or self.batch_size, inclusive_of_start=position is None)
         if not notifications:
             self.status.position = position
+            self._known = position if self._following else UNREAD
             return 0
         try:
             self._apply(notifications)
@@ -162,6 +175,7 @@ class Runner:
             for notification in notifications:
                 self._apply([notification])
         self.status.position = notifications[-1].id
+        self._known = notifications[-1].id if self._following else UNREAD
         self.status.processed += len(notifications)
         return len(notifications)
 

@@ -30,6 +30,8 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    func,
+    literal,
     select,
     text,
 )
@@ -79,11 +81,14 @@ def _advance_statement(dialect: str) -> Any:
     statement = insert(tracking_table).values(
         tracker=bindparam("tracker"), application_name=bindparam("application_name"),
         notification_id=bindparam("notification_id"))
+    returned: list[Any] = [tracking_table.c.notification_id]
+    if dialect == "postgresql":  # the commit's NOTIFY in the same round trip
+        returned.append(func.pg_notify(literal(TRACKING_CHANNEL), tracking_table.c.tracker))
     return statement.on_conflict_do_update(
         index_elements=["tracker", "application_name"],
         set_={"notification_id": statement.excluded.notification_id},
         where=tracking_table.c.notification_id < statement.excluded.notification_id,
-    ).returning(tracking_table.c.notification_id)
+    ).returning(*returned)
 
 
 class SqlTrackingRecorder(TrackingRecorder):
@@ -106,10 +111,11 @@ class SqlTrackingRecorder(TrackingRecorder):
             yield current
             return
         with self.engine.begin() as conn:
-            self._local.conn = conn
+            self._local.conn, self._local.announced = conn, False
             try:
                 yield conn
-                self._announce(conn)
+                if not self._local.announced:
+                    self._announce(conn)
             finally:
                 self._local.conn = None
         self.signal.notify(self.tracker)
@@ -133,6 +139,7 @@ class SqlTrackingRecorder(TrackingRecorder):
             msg = (f"{self.tracker} already processed {tracking.application_name} "
                    f"notification {tracking.notification_id}")
             raise IntegrityError(msg)
+        self._local.announced = conn.dialect.name == "postgresql"  # by the statement above
 
     def max_tracking_id(self, application_name: str) -> int | None:
         query = select(tracking_table.c.notification_id).where(

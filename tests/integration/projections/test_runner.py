@@ -414,3 +414,33 @@ def test_a_row_refused_at_the_batch_end_is_named_by_its_event(backend: Backend) 
     assert view.max_tracking_id(backend.app.name) == 4
     with backend.engine.connect() as conn:
         assert conn.execute(select(processor.table.c.id)).scalars().all() == [1, 2, 3, 4]
+
+
+def test_a_following_runner_reads_its_position_once(backend: Backend,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """While it follows the log holding its lock nobody else moves its position, so it keeps
+    it in memory instead of reading it back before every batch."""
+    view = TenancyView(backend.engine, 1)
+    wakeup = ChangeSignal()
+    backend.app.append_listeners.append(wakeup.notify)
+    reads: list[int | None] = []
+    real = view.max_tracking_id
+
+    def counted(application_name: str) -> int | None:
+        position = real(application_name)
+        if threading.current_thread().name == "runner-tenancy@1":  # not the test's own waits
+            reads.append(position)
+        return position
+
+    monkeypatch.setattr(view, "max_tracking_id", counted)
+    runner = Runner(name="tenancy@1", app=backend.app, processor=TenancyProjection(view),
+                    recorder=view, wakeup=wakeup, lock=backend.make_lock("tenancy@1"),
+                    batch=view.batch)
+    runner.start()
+    for _ in range(3):
+        seed(backend.app, orgs=1, projects_per_org=1)
+        view.wait(backend.app.name, backend.head(), timeout=HANDOVER_TIMEOUT_SECONDS)
+    runner.stop()
+
+    assert reads[:1] == [None] and len(reads) == 1, reads
+    assert real(backend.app.name) == backend.head()
