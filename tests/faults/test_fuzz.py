@@ -46,3 +46,7 @@ def test_every_route_of_every_process(postgres_url: str, pg_schemas: dict[str, s
         still = httpx.get(f"{deployed.full_url}/v1/orgs/current",
                           headers=deployed.tenant.main.headers, timeout=10.0)
         assert still.status_code == 200, still.text
+    # And no fuzzed request broke a read model (a projection stops on a failing event).
+    for process in ("worker", "full", "gateway"):
+        log = (tmp_path / f"{process}.log").read_text(errors="replace")
+        assert "projection_failed" not in log, log[-3000:]
