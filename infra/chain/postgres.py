@@ -37,6 +37,12 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
         self.log_key = (f"postgres://{params.get('host')}:{params.get('port')}/"
                         f"{params.get('dbname')}/{datastore.schema}.{events_table_name}")
         self.group_commit = GroupCommit(super().insert_events)
+        # The library's insert sends one array of a composite type, which psycopg dumps in
+        # Python (about 50 us an event); four arrays of plain values are dumped in C.
+        self.insert_events_statement = self._sql(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%s::{id_type}[], %s::integer[], %s::text[], %s::bytea[]) "
+            "RETURNING notification_id", id_type=self.originator_id_type)
 
     def insert_events(self, stored_events: Sequence[StoredEvent],
                       **kwargs: Any) -> Sequence[int] | None:
@@ -47,9 +53,22 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
             return super().insert_events(stored_events, **kwargs)
         return self.group_commit.submit(stored_events)
 
-    def _sql(self, template: str) -> Composed:
+    def _sql(self, template: str, **names: str) -> Composed:
         return SQL(template).format(schema=Identifier(self.datastore.schema),
-                                    chain=Identifier(self.chain_table_name))
+                                    chain=Identifier(self.chain_table_name),
+                                    table=Identifier(self.events_table_name),
+                                    **{key: Identifier(name) for key, name in names.items()})
+
+    def _insert_stored_events(self, curs: Cursor[DictRow],
+                              stored_events: Sequence[StoredEvent], **_: Any) -> None:
+        """The library's steps (table lock, NOTIFY, insert), with the columns as arrays."""
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(self.insert_events_statement, (
+            [event.originator_id for event in stored_events],
+            [event.originator_version for event in stored_events],
+            [event.topic for event in stored_events],
+            [event.state for event in stored_events]), prepare=True)
 
     # -- appending ---------------------------------------------------------------------------
 
