@@ -56,7 +56,7 @@ def appended_in_a_crowd(recorder: Any, postgres_url: str,
         try:
             # As Application.save calls it: with `tracking`, None outside process applications.
             outcomes[index] = recorder.insert_events(batches[index], tracking=None)
-        except Exception as error:  # noqa: BLE001 - the outcome under test
+        except Exception as error:
             outcomes[index] = error
 
     table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
