@@ -78,8 +78,9 @@ def test_any_other_statement_sees_the_queued_rows_first(engine: Engine) -> None:
         upsert(conn, labels, {"key": "b", "label": "third"}, ["key"])
         insert_or_add(conn, counters, {"key": "c", "total": 1}, ["key"], ["total"])
         upsert(conn, labels, {"key": "c", "label": "fourth"}, ["key"])
-    assert [kind for kind, _ in log.calls] == ["INSERT", "UPDATE", "SELECT", "INSERT",
-                                               "INSERT", "INSERT"]
+    # After the SELECT: the two label rows together, then the counter (a table at a time).
+    assert log.calls[:3] == [("INSERT", 1), ("UPDATE", 1), ("SELECT", 1)]
+    assert log.calls[3:] == [("INSERT", 2), ("INSERT", 1)]
     with engine.connect() as conn:
         assert conn.execute(select(labels).order_by(labels.c.key)).all() == [
             ("a", "second"), ("b", "third"), ("c", "fourth")]
@@ -94,3 +95,16 @@ def test_a_failed_batch_sends_nothing_and_leaves_the_connection_unbuffered(
         assert BUFFER not in conn.info  # the pooled connection carries no stale queue
         upsert(conn, labels, {"key": "now", "label": "y"}, ["key"])  # executes at once
         assert conn.execute(select(labels.c.key)).scalars().all() == ["now"]
+
+
+def test_rows_of_two_tables_written_in_turn_go_out_a_table_at_a_time(engine: Engine) -> None:
+    log = StatementLog(engine)
+    with engine.begin() as conn, buffered(conn):
+        for number in range(10):  # as the audit projection does: a subject, then its event
+            upsert(conn, labels, {"key": f"k{number}", "label": "x"}, ["key"])
+            insert_or_add(conn, counters, {"key": "events", "total": 1}, ["key"], ["total"])
+        upsert(conn, labels, {"key": "k0", "label": "last"}, ["key"])  # same table: in order
+    assert log.calls == [("INSERT", 11), ("INSERT", 10)]
+    with engine.connect() as conn:
+        assert conn.execute(select(counters.c.total)).scalar() == 10
+        assert conn.execute(select(labels.c.label).where(labels.c.key == "k0")).scalar() == "last"
