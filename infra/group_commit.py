@@ -52,7 +52,7 @@ class GroupCommit:
         self._lock = threading.Lock()
         self._queue: list[_Request] = []
         self._leading = False
-        self.batches = 0  # transactions run for batches of two or more, for tests and metrics
+        self.batches = 0  # transactions run for batches of two or more (tests, profiles)
 
     def submit(self, events: Sequence[StoredEvent]) -> Sequence[int] | None:
         """Append `events` atomically (alone or in a batch); their notification ids."""
@@ -70,7 +70,7 @@ class GroupCommit:
     def _lead(self) -> None:
         batch = self._take()
         try:
-            self._commit(batch)
+            self._commit(_refuse_second_claims(batch))
         finally:
             for request in batch:  # only when the leader itself was interrupted
                 if not request.done:
@@ -96,9 +96,6 @@ class GroupCommit:
         return batch
 
     def _commit(self, batch: list[_Request]) -> None:
-        self._commit_batch(_refuse_second_claims(batch))
-
-    def _commit_batch(self, batch: list[_Request]) -> None:
         """All of `batch` in one transaction; on a version conflict, each half apart (the
         conflicting requests end up alone and fail; the rest commit in a few transactions)."""
         if not batch:
@@ -110,8 +107,8 @@ class GroupCommit:
             ids = self._insert(list(chain.from_iterable(r.events for r in batch)))
         except IntegrityError:
             middle = len(batch) // 2
-            self._commit_batch(batch[:middle])
-            self._commit_batch(batch[middle:])
+            self._commit(batch[:middle])
+            self._commit(batch[middle:])
             return
         except Exception as error:
             for request in batch:

@@ -16,8 +16,8 @@ that belong to no project; user tokens and keys without a project reach all of t
 assignment: requests read whatever snapshot is current, never a lock, never a query). It loads
 when the deployments or models projection commits (the plane's `tracking_signal.watch`, in
 this process or, with Postgres, in a worker by NOTIFY; other projections' commits do not wake
-it) and at least every REFRESH_SECONDS as a safety net (another
-process writing SQLite sends no signal). A burst of commits is coalesced: loads are at least
+it) and at least every REFRESH_SECONDS as a safety net (another process writing SQLite sends
+no signal). A burst of commits is coalesced: loads are at least
 MIN_INTERVAL_SECONDS apart. A failed load keeps the last snapshot and is retried.
 
 **Choosing a replica** (`order_targets`, pure): least in-flight requests first, ties broken by

@@ -72,11 +72,12 @@ class UpstreamResponse:
 class UpstreamClient:
     def __init__(self, *, pool_size: int, connect_timeout: float) -> None:
         self.pool_size, self.connect_timeout = pool_size, connect_timeout
-        self._slots = asyncio.Semaphore(pool_size)  # connections in use, at most pool_size
+        self._slots: asyncio.Semaphore | None = None  # connections in use, at most pool_size
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        self._slots = asyncio.Semaphore(self.pool_size)  # on the serving loop
+        """Made on the serving loop: the session and the semaphore belong to it."""
+        self._slots = asyncio.Semaphore(self.pool_size)
         connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30.0)
         self._session = aiohttp.ClientSession(
             connector=connector, auto_decompress=False, trust_env=False,
@@ -88,23 +89,24 @@ class UpstreamClient:
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> UpstreamResponse:
         """Send `body`; returns once the answer's headers are in (its body is not read)."""
-        if self._session is None:
+        session, slots = self._session, self._slots
+        if session is None or slots is None:
             raise RuntimeError("The gateway's upstream client starts with the app.")
         try:
             async with asyncio.timeout(self.connect_timeout):
-                await self._slots.acquire()
+                await slots.acquire()
         except TimeoutError:
             raise UpstreamBusyError from None
         try:
-            raw = await self._session.post(url, data=body, headers=dict(headers),
-                                           allow_redirects=False)
+            raw = await session.post(url, data=body, headers=dict(headers),
+                                     allow_redirects=False)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
-            self._slots.release()
+            slots.release()
             raise UpstreamConnectError(type(error).__name__) from error
         except (aiohttp.ClientError, OSError) as error:
-            self._slots.release()
+            slots.release()
             raise UpstreamBrokeError(type(error).__name__) from error
         except BaseException:  # cancelled (a deadline, the client left): nothing to keep
-            self._slots.release()
+            slots.release()
             raise
-        return UpstreamResponse(raw, self._slots)
+        return UpstreamResponse(raw, slots)
