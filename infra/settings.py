@@ -76,7 +76,7 @@ class Settings:
     serving_work_dir: Path | None = None  # None: <data dir>/serving
     replica_ready_timeout_seconds: float = 60.0
     # -- gateway metering and rate limits (issue 6) --
-    gateway_usage_flush_seconds: float = 1.0  # buffered usage is written at least this often
+    gateway_usage_flush_seconds: float = 0.1  # buffered usage is written at least this often
     gateway_usage_batch: int = 500  # ... or as soon as this many records wait
     gateway_usage_buffer_max: int = 100_000  # records buffered past it are dropped (counted)
     gateway_key_rpm: int = 0  # requests per minute per API key; 0 = unlimited
@@ -231,7 +231,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         replica_ready_timeout_seconds=_float(env, "REPLICA_READY_TIMEOUT_SECONDS", 60.0),
         # -- gateway metering and rate limits (issue 6) --
         gateway_usage_flush_seconds=_positive(
-            _float(env, "GATEWAY_USAGE_FLUSH_SECONDS", 1.0), "GATEWAY_USAGE_FLUSH_SECONDS"),
+            _float(env, "GATEWAY_USAGE_FLUSH_SECONDS", 0.1), "GATEWAY_USAGE_FLUSH_SECONDS"),
         gateway_usage_batch=_positive(_int(env, "GATEWAY_USAGE_BATCH", 500),
                                       "GATEWAY_USAGE_BATCH"),
         gateway_usage_buffer_max=_positive(_int(env, "GATEWAY_USAGE_BUFFER_MAX", 100_000),

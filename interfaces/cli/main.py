@@ -11,7 +11,14 @@ from interfaces.cli.billing import billing
 from interfaces.cli.events import events
 from interfaces.cli.jobs import jobs
 from interfaces.cli.projections import projections
-from interfaces.cli.serving import announce, build_plane, run_http, wait_for_signal
+from interfaces.cli.serving import (
+    announce,
+    build_plane,
+    favour_the_loop,
+    freeze_startup_heap,
+    run_http,
+    wait_for_signal,
+)
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -64,6 +71,8 @@ def serve(ctx: click.Context, mode: str, host: str, port: int) -> None:
     settings = _settings(ctx).with_overrides(host=host, port=port, mode=mode)
     plane = build_plane(settings)
     plane.start_listening()
+    if mode == "gateway":
+        favour_the_loop()
     announce(settings, host, port, f"control plane ({mode} mode)")
     app = create_control_plane_app(plane, mode, owns_plane=True)  # type: ignore[arg-type]
     run_http(as_asgi(app, plane.metrics), host, port, settings, plane.begin_draining)
@@ -75,6 +84,7 @@ def worker(ctx: click.Context) -> None:
 
     plane = build_plane(_settings(ctx), embedded_auth=False)
     plane.start_listening()
+    freeze_startup_heap()
     plane.start_workers()
     click.echo("Bitstride worker running; Ctrl-C or SIGTERM stops it.")
     try:

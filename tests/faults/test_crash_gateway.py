@@ -6,7 +6,7 @@ store, and clients stream chat completions through it until it is stopped. Then 
 is read and compared with what the clients saw (README, "Inference gateway", Metering):
 
 - `kill -9`: the loss is what was still buffered, the requests of the last flush interval
-  (`GATEWAY_USAGE_FLUSH_SECONDS`, 1 s): every request completed longer ago than that, plus a
+  (`GATEWAY_USAGE_FLUSH_SECONDS`, 0.1 s): every request completed longer ago than that, plus a
   batch's write, is metered; none twice. Streams in flight at the kill are cut, never metered.
 - SIGTERM: every stream in flight finishes with `[DONE]`, and every request is metered, with
   no timed flush at all (300 s): the shutdown's own flush writes everything.
@@ -45,7 +45,7 @@ from tests.support.stub_upstream import running_stub
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e, pytest.mark.postgres]
 
 CLIENTS = 8  # concurrent streams: "ok" ones (3 chunks at once), and "slow" ones of ~1 s
-FLUSH_SECONDS = 1.0  # the default GATEWAY_USAGE_FLUSH_SECONDS, the README's window
+FLUSH_SECONDS = 0.1  # the default GATEWAY_USAGE_FLUSH_SECONDS, the README's window
 # A kill loses what was accepted since the last flush began, and that flush if it had not
 # committed: records a flush interval old, plus a batch's write time on a busy machine.
 LOSS_WINDOW_SECONDS = FLUSH_SECONDS + 0.75
