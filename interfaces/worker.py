@@ -27,6 +27,7 @@ from interfaces.control_plane import ControlPlane
 from projections.runner import Processor, Runner
 from projections.tenancy.projection import PROJECTION_NAME
 from projections.tracking import SqlTrackingRecorder
+from projections.view import SqlView
 
 PERSONAL_ORGANIZATIONS = "personal-organizations"
 DATASET_VALIDATION = "dataset-validation"
@@ -57,10 +58,14 @@ def tracker_of(plane: ControlPlane, name: str) -> SqlTrackingRecorder:
 def manager_runner(plane: ControlPlane, name: str, app: Application[Any], processor: Processor,
                    recorder: SqlTrackingRecorder, *,
                    tick: Callable[[], None] | None = None) -> Runner:
-    """A process manager following `app`'s log: woken by its appends, one at a time by lock."""
+    """A process manager following `app`'s log: woken by its appends, one at a time by lock.
+
+    Given a SqlView, the manager's positions commit once per batch instead of once per event
+    (its effects still commit on their own, and repeat harmlessly if the batch is retried)."""
+    batch = recorder.batch if isinstance(recorder, SqlView) else None
     return Runner(name=name, app=app, processor=processor, recorder=recorder,
                   wakeup=plane.log_signals.of(app.name), lock=plane.runner_lock(name),
-                  on_failure=plane.count_failure, tick=tick)
+                  on_failure=plane.count_failure, tick=tick, batch=batch)
 
 
 def process_manager_runners(plane: ControlPlane) -> list[Runner]:
@@ -70,7 +75,8 @@ def process_manager_runners(plane: ControlPlane) -> list[Runner]:
                                         str(settings.auth_internal_token)))
     validation = tracker_of(plane, DATASET_VALIDATION)
     personal = tracker_of(plane, PERSONAL_ORGANIZATIONS)
-    closure = tracker_of(plane, ORGANIZATION_CLOSURE)
+    # The closure follows the busiest log and rarely acts: its position commits per batch.
+    closure = SqlView(plane.read_engine, ORGANIZATION_CLOSURE, plane.tracking_signal)
     runners = [
         manager_runner(plane, DATASET_VALIDATION, plane.datasets, DatasetValidation(
             plane.datasets, plane.object_store, token_counter_for, validation,

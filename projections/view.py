@@ -37,6 +37,10 @@ class SqlView(SqlTrackingRecorder):
             finally:
                 self._local.pending = None
 
+    def insert_tracking(self, tracking: Tracking) -> None:
+        """A process manager's position: at the batch's end inside one, otherwise now."""
+        self.record(tracking)
+
     def record(self, tracking: Tracking, write: Callable[[Connection], None] | None = None) -> None:
         """Apply one event's writes and advance the position (now, or at the batch's end)."""
         in_batch = getattr(self._local, "conn", None) is not None

@@ -19,7 +19,18 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.tests.persistence import TrackingRecorderTestCase
 from psycopg import sql
-from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, insert, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    event,
+    insert,
+    select,
+)
 
 from infra.database import read_model_engine
 from projections.tracking import SqlTrackingRecorder
@@ -159,6 +170,23 @@ def test_batch_commits_rows_of_many_events_and_one_position_together(
     with pytest.raises(IntegrityError):  # the position recorded is the batch's last one
         view.insert_tracking(Tracking(APP, 3))
     view.insert_tracking(Tracking(APP, 4))
+
+
+def test_a_process_managers_positions_in_a_batch_commit_once_at_its_end(engine: Engine) -> None:
+    """insert_tracking (what a process manager calls) defers like record() inside a batch."""
+    view = SqlView(engine, "managed")
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda *args: statements.append(args[2]) if "tracking" in args[2] else None)
+    with view.batch():
+        for notification_id in (1, 2, 3):
+            view.insert_tracking(Tracking(APP, notification_id))
+        assert view.max_tracking_id(APP) is None
+    assert view.max_tracking_id(APP) == 3
+    writes = [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    assert len(writes) == 1
+    view.insert_tracking(Tracking(APP, 4))  # outside a batch: at once
+    assert view.max_tracking_id(APP) == 4
 
 
 def test_exception_inside_a_batch_leaves_neither_rows_nor_tracking(

@@ -233,3 +233,58 @@ def test_a_project_created_in_a_deleted_organization_is_deleted(tenancy: Tenancy
     assert isinstance(project, Project)
     assert project.state is Lifecycle.DELETED
     assert recorder.max_tracking_id(tenancy.name) == position
+
+
+class CountingTenancy(TenancyService):
+    """The real service, counting the organization loads the closure asks for."""
+
+    loads = 0
+
+    def organization_is_deleted(self, org_id: UUID) -> bool:
+        self.loads += 1
+        return super().organization_is_deleted(org_id)
+
+
+def created_event(tenancy: TenancyService, org_id: UUID, name: str) -> tuple[object, int]:
+    outcome = tenancy.create_project(org_id, name=name, description="", metadata={},
+                                     request_fingerprint=name, cause=CAUSE)
+    assert outcome.position is not None
+    position = outcome.position - 1  # the project's event; the name claim's came last
+    event = stored_event(tenancy, position)
+    assert isinstance(event, Project.Created)
+    return event, position
+
+
+def test_an_org_found_alive_is_not_loaded_again_until_its_deletion_is_seen() -> None:
+    """Two projects read while the org lives, then its deletion, then a project whose commit
+    raced the deletion (its event fed after the deletion's, as the log would order them)."""
+    tenancy = CountingTenancy(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    owner = uuid4()
+    org_id = tenancy.open_personal_organization(owner, "Acme", CAUSE).aggregate.id
+    first, second, (racer, _) = (created_event(tenancy, org_id, name)
+                                 for name in ("Alpha", "Beta", "Racer"))
+    closure = OrganizationClosure(tenancy, FakeIdentityGateway(), FakeProjectDirectory(),
+                                  POPOTrackingRecorder())
+    for event, position in (first, second):
+        closure.process_event(event, Tracking(tenancy.name, position))
+    assert tenancy.loads == 1
+    deleted = tenancy.delete_organization(org_id, actor_user_id=owner, confirm="Acme",
+                                          expected_version=None, cause=CAUSE).position
+    assert deleted is not None
+    closure.process_event(stored_event(tenancy, deleted), Tracking(tenancy.name, deleted))
+    closure.process_event(racer, Tracking(tenancy.name, deleted + 1))
+    assert tenancy.loads == 2
+    project = tenancy.repository.get(racer.originator_id)  # type: ignore[attr-defined]
+    assert isinstance(project, Project)
+    assert project.state is Lifecycle.DELETED
+
+
+def test_the_oldest_remembered_org_is_forgotten_first(tenancy: TenancyService) -> None:
+    closure = OrganizationClosure(tenancy, FakeIdentityGateway(), FakeProjectDirectory(),
+                                  POPOTrackingRecorder())
+    closure.ALIVE_REMEMBERED = 2
+    orgs = [tenancy.open_personal_organization(uuid4(), f"Org {n}", CAUSE).aggregate.id
+            for n in range(3)]
+    for org_id in orgs:
+        assert closure._known_alive(org_id)
+    assert list(closure._alive) == orgs[1:]
