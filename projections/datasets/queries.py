@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, MetaData, select
+from collections.abc import Collection
+
+from sqlalchemy import ColumnElement, Engine, MetaData, Table, select
 
 from projections.datasets.projection import PROJECTION_NAME
 from projections.datasets.tables import datasets_table
 from projections.generations import GenerationRegistry, LiveTables
-from projections.paging import Row, newest_first
+from projections.paging import Row, equal, newest_first
 
 
 class DatasetQueries:
@@ -29,10 +31,12 @@ class DatasetQueries:
                  purpose: str | None = None,
                  project_id: str | None = None) -> tuple[list[Row], bool]:
         table = self._current()
-        scope = [table.c.org_id == org_id, table.c.status != "deleted"]
-        if purpose is not None:
-            scope.append(table.c.purpose == purpose)
-        if project_id is not None:
-            scope.append(table.c.project_id == project_id)
+        values = {"org_id": org_id, "purpose": purpose, "project_id": project_id}
+        given = {name: value for name, value in values.items() if value is not None}
         with self.engine.connect() as conn:
-            return newest_first(conn, table, scope, after=after, limit=limit)
+            return newest_first(conn, table, _listed_datasets, given, after=after, limit=limit)
+
+
+def _listed_datasets(table: Table, names: Collection[str]) -> list[ColumnElement[bool]]:
+    return [*equal(table, names, "org_id"), table.c.status != "deleted",
+            *equal(table, names, "purpose", "project_id")]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
-from sqlalchemy import ColumnElement, Engine, MetaData, Table, func, or_, select
+from sqlalchemy import ColumnElement, Engine, MetaData, Table, bindparam, func, or_, select
 
 from domain.catalog.values import ID_LIKE
 from projections.generations import GenerationRegistry, LiveTables
@@ -66,6 +66,11 @@ class ModelQueries:
 
     def models(self, org_id: str, *, after: str | None, limit: int) -> tuple[list[Row], bool]:
         table = self._current()
-        scope = [self._visible(table, org_id), table.c.status != "deleted"]
         with self.engine.connect() as conn:
-            return newest_first(conn, table, scope, after=after, limit=limit)
+            return newest_first(conn, table, _listed_models, {"org_id": org_id},
+                                after=after, limit=limit)
+
+
+def _listed_models(table: Table, _names: Collection[str]) -> list[ColumnElement[bool]]:
+    return [or_(table.c.org_id == bindparam("org_id"), table.c.kind == "base"),
+            table.c.status != "deleted"]

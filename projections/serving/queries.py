@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, MetaData, Table, select
+from sqlalchemy import ColumnElement, Engine, MetaData, Table, select
 
 from domain.serving.status import ROUTABLE
 from projections.generations import GenerationRegistry, LiveTables
-from projections.paging import Row, newest_first
+from projections.paging import Row, equal, newest_first
 from projections.serving.projection import PROJECTION_NAME
 from projections.serving.tables import deployments_table
 
@@ -47,11 +48,11 @@ class DeploymentQueries:
                     project_id: str | None = None) -> tuple[list[Row], bool]:
         """`project_id`: only that project's deployments (what a project key sees)."""
         table = self._current()
-        scope = [table.c.org_id == org_id]
+        values = {"org_id": org_id}
         if project_id is not None:
-            scope.append(table.c.project_id == project_id)
+            values["project_id"] = project_id
         with self.engine.connect() as conn:
-            return newest_first(conn, table, scope, after=after, limit=limit)
+            return newest_first(conn, table, _deployments, values, after=after, limit=limit)
 
     def routable(self, *, org_id: str | None = None, model: str | None = None) -> list[Route]:
         """Every deployment `ready` or `updating` with at least one ready replica, oldest
@@ -76,3 +77,7 @@ class DeploymentQueries:
                                     project_id=row["project_id"], model=row["model"],
                                     status=row["status"], urls=urls))
         return routes
+
+
+def _deployments(table: Table, names: Collection[str]) -> list[ColumnElement[bool]]:
+    return equal(table, names, "org_id", "project_id")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Engine, Table, select
 
 from projections.generations import GenerationRegistry, LiveTables
-from projections.paging import newest_first
+from projections.paging import equal, newest_first
 from projections.tenancy.projection import PROJECTION_NAME
 from projections.tenancy.tables import tenancy_tables
 
@@ -44,12 +45,16 @@ class TenancyQueries:
     def projects(self, org_id: str, *, after: str | None, limit: int) -> tuple[list[Row], bool]:
         """Newest first; `after` is the last id of the previous page. Returns (rows, has_more)."""
         table = self._current().projects
-        scope = [table.c.org_id == org_id, table.c.state == "active"]
         with self.engine.connect() as conn:
-            return newest_first(conn, table, scope, after=after, limit=limit)
+            return newest_first(conn, table, _active_projects, {"org_id": org_id},
+                                after=after, limit=limit)
 
     def project_ids(self, org_id: str) -> list[str]:
         table = self._current().projects
         query = select(table.c.id).where(table.c.org_id == org_id)
         with self.engine.connect() as conn:
             return [row[0] for row in conn.execute(query)]
+
+
+def _active_projects(table: Table, names: Collection[str]) -> list[ColumnElement[bool]]:
+    return [*equal(table, names, "org_id"), table.c.state == "active"]

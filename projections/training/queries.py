@@ -6,10 +6,12 @@ Jobs page by job id (newest first, like every list); events and checkpoints page
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, Table, select
+from collections.abc import Collection
+
+from sqlalchemy import ColumnElement, Engine, Table, select
 
 from projections.generations import GenerationRegistry, LiveTables
-from projections.paging import Row, newest_first
+from projections.paging import Row, equal, newest_first
 from projections.training.projection import PROJECTION_NAME
 from projections.training.tables import training_tables
 
@@ -34,11 +36,11 @@ class TrainingQueries:
              project_id: str | None = None) -> tuple[list[Row], bool]:
         """`project_id`: only that project's jobs (what a project key sees)."""
         table = self._current().jobs
-        scope = [table.c.org_id == org_id, table.c.kind == kind]
+        values = {"org_id": org_id, "kind": kind}
         if project_id is not None:
-            scope.append(table.c.project_id == project_id)
+            values["project_id"] = project_id
         with self.engine.connect() as conn:
-            return newest_first(conn, table, scope, after=after, limit=limit)
+            return newest_first(conn, table, _jobs, values, after=after, limit=limit)
 
     def events(self, org_id: str, job_id: str, *, after: int | None,
                limit: int) -> tuple[list[Row], bool]:
@@ -71,3 +73,7 @@ class TrainingQueries:
             rows = conn.execute(query.order_by(table.c.seq.desc()).limit(limit + 1)).mappings()
             page = [dict(row) for row in rows]
         return page[:limit], len(page) > limit
+
+
+def _jobs(table: Table, names: Collection[str]) -> list[ColumnElement[bool]]:
+    return equal(table, names, "org_id", "kind", "project_id")
