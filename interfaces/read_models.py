@@ -18,7 +18,7 @@ from application.shared.base import BitstrideApplication
 from projections.generations import GenerationRegistry
 from projections.runner import Runner, RunnerLock
 from projections.shared_positions import SharedPositions
-from projections.signal import ChangeSignal, LogSignals
+from projections.signal import ChangeSignal, LogSignals, TrackingSignals
 from projections.supervisor import ProjectionSupervisor
 from projections.tracking import SAFETY_RECHECK_SECONDS, SqlTrackingRecorder
 from projections.view import SqlView
@@ -43,7 +43,7 @@ class ReadModel:
 
 class ReadModels:
     def __init__(self, engine: Engine, generations: GenerationRegistry, *,
-                 log_signals: LogSignals, tracking_signal: ChangeSignal,
+                 log_signals: LogSignals, tracking_signal: TrackingSignals,
                  lock_for: Callable[[str], RunnerLock],
                  on_failure: Callable[[str], None], query_engine: Engine | None = None) -> None:
         """`query_engine`: where waiters read positions (autocommit on Postgres)."""
@@ -98,10 +98,12 @@ class ReadModels:
         """
         deadline = time.monotonic() + timeout
         pending = self.following(application_name)
+        woken = True
         while pending:
             seen = self.tracking_signal.generation()
             trackers = {name: self.tracker_name(name) for name in pending}
-            reached = self.positions.read(trackers.values(), application_name, seen)
+            reached = self.positions.read(trackers.values(), application_name, seen,
+                                          verify=not woken)
             pending = [name for name, tracker in trackers.items()
                        if reached.get(tracker, 0) < position]
             remaining = deadline - time.monotonic()
@@ -109,7 +111,7 @@ class ReadModels:
                 break
             if remaining <= 0:
                 return False
-            self.tracking_signal.wait_after(seen, min(remaining, SAFETY_RECHECK_SECONDS))
+            woken = self.tracking_signal.wait_after(seen, min(remaining, SAFETY_RECHECK_SECONDS))
         return True
 
     def lags(self) -> Iterable[tuple[str, int]]:

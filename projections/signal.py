@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 
 
 class ChangeSignal:
@@ -27,6 +28,11 @@ class ChangeSignal:
             return self._condition.wait_for(lambda: self._generation != seen, timeout=timeout)
 
 
+def position_payload(tracker: str, application_name: str, position: int) -> str:
+    """What a commit that advanced `tracker` announces (in-process, and by Postgres NOTIFY)."""
+    return f"{tracker}\t{application_name}\t{position}"
+
+
 class TrackingSignals(ChangeSignal):
     """The signal of projection commits, which can also be watched per projection.
 
@@ -35,11 +41,17 @@ class TrackingSignals(ChangeSignal):
     (no tracker) wakes every watcher. The gateway's routing table watches only the
     deployments and models projections: woken by every commit, it reloaded its routes up to 50
     times a second under an unrelated write load.
+
+    A commit announced with its position (`position_payload`) is remembered before anyone
+    wakes, so read-your-writes waiters can read positions from `pushed` instead of the table:
+    a query per commit that was about a tenth of the API's CPU under a write load. A notify
+    of unknown origin (a listener that reconnected, and may have missed commits) forgets them.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._watchers: list[tuple[frozenset[str], ChangeSignal]] = []
+        self._pushed: dict[tuple[str, str], int] = {}  # (application, tracker) -> position
         self._lock = threading.Lock()
 
     def watch(self, *projections: str) -> ChangeSignal:
@@ -48,14 +60,32 @@ class TrackingSignals(ChangeSignal):
             self._watchers.append((frozenset(projections), signal))
         return signal
 
-    def notify(self, tracker: object = None, *_: object) -> None:
-        super().notify()
-        projection = tracker.split("@", 1)[0] if isinstance(tracker, str) else None
+    def notify(self, payload: object = None, *_: object) -> None:
+        tracker = payload if isinstance(payload, str) else None
         with self._lock:
+            if tracker is None:
+                self._pushed.clear()
+            else:
+                tracker, _, announced = tracker.partition("\t")
+                application_name, _, position = announced.partition("\t")
+                if position.isdigit():
+                    key = (application_name, tracker)
+                    self._pushed[key] = max(self._pushed.get(key, 0), int(position))
             watchers = list(self._watchers)
+        super().notify()  # after the positions: whoever wakes sees them
+        projection = tracker.split("@", 1)[0] if tracker is not None else None
         for projections, signal in watchers:
             if projection is None or projection in projections:
                 signal.notify()
+
+    def pushed(self, application_name: str, trackers: Iterable[str]) -> dict[str, int] | None:
+        """The positions announced for every one of `trackers`, or None if one was not."""
+        with self._lock:
+            try:
+                return {tracker: self._pushed[(application_name, tracker)]
+                        for tracker in trackers}
+            except KeyError:
+                return None
 
 
 class LogSignals:

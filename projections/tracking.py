@@ -37,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from projections.signal import ChangeSignal
+from projections.signal import ChangeSignal, position_payload
 
 TRACKING_CHANNEL = "bitstride_tracking"
 # Waits re-check the table at least this often, in case a commit's signal came from a
@@ -83,7 +83,10 @@ def _advance_statement(dialect: str) -> Any:
         notification_id=bindparam("notification_id"))
     returned: list[Any] = [tracking_table.c.notification_id]
     if dialect == "postgresql":  # the commit's NOTIFY in the same round trip
-        returned.append(func.pg_notify(literal(TRACKING_CHANNEL), tracking_table.c.tracker))
+        columns = tracking_table.c
+        payload = func.concat(columns.tracker, "\t", columns.application_name, "\t",
+                              columns.notification_id)  # as signal.position_payload
+        returned.append(func.pg_notify(literal(TRACKING_CHANNEL), payload))
     return statement.on_conflict_do_update(
         index_elements=["tracker", "application_name"],
         set_={"notification_id": statement.excluded.notification_id},
@@ -111,14 +114,16 @@ class SqlTrackingRecorder(TrackingRecorder):
             yield current
             return
         with self.engine.begin() as conn:
-            self._local.conn, self._local.announced = conn, False
+            self._local.conn, self._local.announced, self._local.advanced = conn, False, None
             try:
                 yield conn
                 if not self._local.announced:
                     self._announce(conn)
             finally:
                 self._local.conn = None
-        self.signal.notify(self.tracker)
+        advanced: Tracking | None = self._local.advanced
+        self.signal.notify(self.tracker if advanced is None else position_payload(
+            self.tracker, advanced.application_name, advanced.notification_id))
 
     def _announce(self, conn: Connection) -> None:
         """Tell waiters in other processes (Postgres delivers it on commit)."""
@@ -140,6 +145,7 @@ class SqlTrackingRecorder(TrackingRecorder):
                    f"notification {tracking.notification_id}")
             raise IntegrityError(msg)
         self._local.announced = conn.dialect.name == "postgresql"  # by the statement above
+        self._local.advanced = tracking
 
     def max_tracking_id(self, application_name: str) -> int | None:
         query = select(tracking_table.c.notification_id).where(
