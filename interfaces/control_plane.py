@@ -152,8 +152,10 @@ class ControlPlane:
         self.training_queries = TrainingQueries(self.query_engine, self.generations)
         self.deployment_queries = DeploymentQueries(self.query_engine, self.generations)
         self.usage_queries = UsageQueries(self.query_engine, self.generations)
-        self.organization_states = OrganizationStates(self.queries.organization_state,
-                                                      changes=self.tracking_signal)
+        # Only the tenancy projection writes organizations' states: other projections'
+        # commits (usage, ten a second under gateway load) leave the cache alone.
+        self.organization_states = OrganizationStates(
+            self.queries.organization_state, changes=self.tracking_signal.watch(TENANCY))
         self.invoice_queries = InvoiceQueries(self.query_engine, self.generations)
         # Unfinished jobs hold on to the datasets and models they train from; deployments that
         # are not stopped, to the models they serve.

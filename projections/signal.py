@@ -37,10 +37,11 @@ class TrackingSignals(ChangeSignal):
     """The signal of projection commits, which can also be watched per projection.
 
     `notify(tracker)` wakes every waiter on this signal and the watchers of that tracker's
-    projection (`deployments@2` is projection `deployments`); a commit of unknown origin
-    (no tracker) wakes every watcher. The gateway's routing table watches only the
-    deployments and models projections: woken by every commit, it reloaded its routes up to 50
-    times a second under an unrelated write load.
+    projection (`deployments@2` is projection `deployments`), the watchers first; a commit
+    of unknown origin (no tracker) wakes every watcher. The gateway's routing table watches
+    only the deployments and models projections: woken by every commit, it reloaded its
+    routes up to 50 times a second under an unrelated write load. The organization-state
+    cache watches only the tenancy projection.
 
     A commit announced with its position (`position_payload`) is remembered before anyone
     wakes, so read-your-writes waiters can read positions from `pushed` instead of the table:
@@ -72,11 +73,13 @@ class TrackingSignals(ChangeSignal):
                     key = (application_name, tracker)
                     self._pushed[key] = max(self._pushed.get(key, 0), int(position))
             watchers = list(self._watchers)
-        super().notify()  # after the positions: whoever wakes sees them
         projection = tracker.split("@", 1)[0] if tracker is not None else None
+        # Watchers first: a waiter woken below may answer its client at once, and that
+        # client's next request must find the caches that watch this projection moved on.
         for projections, signal in watchers:
             if projection is None or projection in projections:
                 signal.notify()
+        super().notify()  # after the positions too: whoever wakes sees them
 
     def pushed(self, application_name: str, trackers: Iterable[str]) -> dict[str, int] | None:
         """The positions announced for every one of `trackers`, or None if one was not."""

@@ -1,9 +1,10 @@
 """Organizations' states (active, deleted), as every authenticated request checks them.
 
 Read from the tenancy read model in a worker thread and kept briefly: a request pays for no
-query while nothing was projected since. An entry lasts until the next projection commit this
-process hears (its own, or another process's by NOTIFY) and at most `ttl` seconds, so a
-deleted organization is refused as soon as its deletion is projected, as before the cache.
+query while nothing was projected since. An entry lasts until the next commit of the tenancy
+projection this process hears (its own, or another process's by NOTIFY; `changes` is that
+projection's watch signal) and at most `ttl` seconds, so a deleted organization is refused as
+soon as its deletion is projected, as before the cache.
 """
 
 from __future__ import annotations

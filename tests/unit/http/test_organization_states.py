@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from interfaces.http.organization_states import OrganizationStates
-from projections.signal import ChangeSignal
+from projections.signal import ChangeSignal, TrackingSignals
 
 pytestmark = pytest.mark.anyio
 
@@ -43,3 +43,18 @@ async def test_a_state_expires_after_its_ttl_without_any_commit() -> None:
     now[0] = 1.01
     await states.state("o1")
     assert lookups.calls == 2
+
+
+async def test_only_commits_of_the_tenancy_projection_move_the_cache_on() -> None:
+    """As the control plane wires it: other projections' commits (usage, ten a second under
+    gateway load) cost no lookup; a tenancy commit does."""
+    lookups, signals, now = Lookups(), TrackingSignals(), [0.0]
+    states = OrganizationStates(lookups, changes=signals.watch("tenancy"), ttl=60.0,
+                                clock=lambda: now[0])
+    await states.state("o1")
+    signals.notify("usage@1\tUsage\t41")
+    signals.notify("audit-Tenancy@1")
+    assert await states.state("o1") == "active" and lookups.calls == 1
+    lookups.state = "deleted"
+    signals.notify("tenancy@1\tTenancy\t7")
+    assert await states.state("o1") == "deleted" and lookups.calls == 2

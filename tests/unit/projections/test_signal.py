@@ -75,3 +75,22 @@ def test_a_commit_of_unknown_origin_wakes_every_watch() -> None:
     signals.notify()  # a NOTIFY heard at (re)connection, or a drain: no tracker named
     signals.notify(None)
     assert routes.generation() == seen + 2
+
+
+def test_a_waiter_woken_by_a_commit_finds_its_projections_watchers_already_moved() -> None:
+    """A read-your-writes waiter answers its client as soon as it wakes; the client's next
+    request must not find a cache keyed on the watch signal still at the old generation.
+    Checked at the moment the waiters are woken, not by racing a thread."""
+    signals = TrackingSignals()
+    tenancy = signals.watch("tenancy")
+    before = tenancy.generation()
+    at_wake: list[int] = []
+    wake_all = signals._condition.notify_all
+
+    def recording_wake_all() -> None:
+        at_wake.append(tenancy.generation())
+        wake_all()
+
+    signals._condition.notify_all = recording_wake_all  # type: ignore[method-assign]
+    signals.notify("tenancy@1\tTenancy\t7")
+    assert at_wake == [before + 1]
