@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,12 +58,13 @@ def tracker_of(plane: ControlPlane, name: str) -> SqlTrackingRecorder:
 
 def manager_runner(plane: ControlPlane, name: str, app: Application[Any], processor: Processor,
                    recorder: SqlTrackingRecorder, *,
-                   tick: Callable[[], None] | None = None) -> Runner:
+                   tick: Callable[[], None] | None = None,
+                   batch: Callable[[], AbstractContextManager[None]] | None = None) -> Runner:
     """A process manager following `app`'s log: woken by its appends, one at a time by lock.
 
-    Given a SqlView, the manager's positions commit once per batch instead of once per event
-    (its effects still commit on their own, and repeat harmlessly if the batch is retried)."""
-    batch = recorder.batch if isinstance(recorder, SqlView) else None
+    With `batch` (a SqlView's), the manager's positions commit once per batch instead of once
+    per event (its effects still commit on their own, and repeat harmlessly if the batch is
+    retried)."""
     return Runner(name=name, app=app, processor=processor, recorder=recorder,
                   wakeup=plane.log_signals.of(app.name), lock=plane.runner_lock(name),
                   on_failure=plane.count_failure, tick=tick, batch=batch)
@@ -84,7 +86,8 @@ def process_manager_runners(plane: ControlPlane) -> list[Runner]:
         manager_runner(plane, PERSONAL_ORGANIZATIONS, plane.identity_log(),
                        PersonalOrganizations(plane.tenancy, personal), personal),
         manager_runner(plane, ORGANIZATION_CLOSURE, plane.tenancy, OrganizationClosure(
-            plane.tenancy, gateway, ProjectedProjectDirectory(plane), closure), closure),
+            plane.tenancy, gateway, ProjectedProjectDirectory(plane), closure), closure,
+            batch=closure.batch),
     ]
     if settings.training_executor != "none":
         runners.append(training_scheduler_runner(plane))

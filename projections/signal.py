@@ -62,12 +62,12 @@ class TrackingSignals(ChangeSignal):
         return signal
 
     def notify(self, payload: object = None, *_: object) -> None:
-        tracker = payload if isinstance(payload, str) else None
+        tracker: str | None = None
         with self._lock:
-            if tracker is None:
+            if not isinstance(payload, str):
                 self._pushed.clear()
             else:
-                tracker, _, announced = tracker.partition("\t")
+                tracker, _, announced = payload.partition("\t")
                 application_name, _, position = announced.partition("\t")
                 if position.isdigit():
                     key = (application_name, tracker)

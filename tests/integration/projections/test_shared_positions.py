@@ -31,18 +31,17 @@ class UnannouncedTracker:
         self.heard.notify(self.inner.tracker)
 
 
-def setup(tmp_path: Path) -> tuple[SharedPositions, UnannouncedTracker, TrackingSignals]:
-    engine = read_model_engine(None, tmp_path / "read.sqlite3", "unused")
-    signal = TrackingSignals()
-    tracker = SqlTrackingRecorder(engine, "tenancy@1", ChangeSignal())
-    return SharedPositions(engine, signal), UnannouncedTracker(tracker, signal), signal
-
-
 def announcing(tmp_path: Path) -> tuple[SharedPositions, SqlTrackingRecorder, TrackingSignals]:
     engine = read_model_engine(None, tmp_path / "read.sqlite3", "unused")
     signal = TrackingSignals()
     return SharedPositions(engine, signal), SqlTrackingRecorder(engine, "tenancy@1", signal), \
         signal
+
+
+def setup(tmp_path: Path) -> tuple[SharedPositions, UnannouncedTracker, TrackingSignals]:
+    shared, announced, signal = announcing(tmp_path)
+    quiet = SqlTrackingRecorder(announced.engine, announced.tracker, ChangeSignal())
+    return shared, UnannouncedTracker(quiet, signal), signal
 
 
 def test_waiters_woken_by_one_commit_share_one_reading(tmp_path: Path) -> None:

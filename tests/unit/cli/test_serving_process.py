@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from infra.settings import load_settings
 from interfaces.cli import main as cli_main
 from interfaces.cli import serving
 from interfaces.cli.main import cli
@@ -44,7 +45,7 @@ def test_run_http_freezes_the_heap_before_it_serves(monkeypatch: pytest.MonkeyPa
         server.started = True
 
     monkeypatch.setattr(serving.DrainingServer, "run", run)
-    serving.run_http(object(), "127.0.0.1", 0, _settings())
+    serving.run_http(object(), "127.0.0.1", 0, load_settings({}))
     assert seen["frozen"] > 10_000  # modules, classes, the app: far more than a handful
 
 
@@ -73,9 +74,3 @@ def test_the_worker_freezes_its_heap_before_its_loops_start(
     result = CliRunner().invoke(cli, ["worker"])
     assert result.exit_code == 0, result.output
     assert seen["frozen"] > 10_000
-
-
-def _settings() -> Any:
-    from infra.settings import load_settings
-
-    return load_settings({})
