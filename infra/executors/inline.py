@@ -33,13 +33,12 @@ from domain.shared.cause import Cause
 from domain.shared.errors import DomainError
 from domain.training.job import TrainingJob
 from domain.training.status import TERMINAL, JobStatus
+from infra.executors.start_gate import recorded_start
 
 log = structlog.get_logger("bitstride.executor.inline")
 EXECUTOR = Cause(actor_id="inline-executor", actor_kind="system")
 BYTES_PER_TOKEN = 4
 MAX_PROGRESS_REPORTS = 10
-START_WAIT_SECONDS = 30.0
-POLL_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -124,7 +123,7 @@ class InlineExecutor:
         job_id = run.job.job_id
         try:
             measured = self._measure(run.job)
-            job = self._started(run)
+            job = recorded_start(self.training, job_id, stop=run.stop)
             if job is None:
                 return
             self._walk(run, job, measured)
@@ -145,18 +144,6 @@ class InlineExecutor:
         if not isinstance(dataset, Dataset):
             raise LookupError("The training file's dataset is gone.")
         return measure(self.store, dataset.find_version(version).object_key)
-
-    def _started(self, run: Run) -> TrainingJob | None:
-        """The job once the scheduler has recorded its start; None if it never will."""
-        deadline = time.monotonic() + START_WAIT_SECONDS
-        while True:
-            job = self.training.get_or_none(run.job.job_id)
-            if not isinstance(job, TrainingJob) or job.status in TERMINAL:
-                return None
-            if job.status in (JobStatus.RUNNING, JobStatus.CANCELLING):
-                return job
-            if time.monotonic() > deadline or run.stop.wait(POLL_SECONDS):
-                return None
 
     def _walk(self, run: Run, job: TrainingJob, measured: Measured) -> None:
         job_id = run.job.job_id

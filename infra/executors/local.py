@@ -2,7 +2,8 @@
 
 The trainer (`python -m infra.reference.trainer job.json`, infra/reference/) prints one JSON
 line per report on its stdout, which goes to a file in the run's workspace; a
-follower thread reads that file and turns line N into an executor command with `seq` N.
+follower thread reads that file and turns line N into an executor command with `seq` N, once
+the scheduler has recorded the job's start (infra/executors/start_gate.py).
 Because the reports live in a file and the trainer runs in a session of its own, a worker
 killed and restarted re-attaches: it follows the same file again from line 1, the job drops
 every report it already applied (their `seq` is not new), and the run carries on. A run whose
@@ -42,6 +43,7 @@ from domain.shared.cause import Cause
 from domain.shared.errors import DomainError
 from domain.training.job import TrainingJob
 from domain.training.status import JobStatus
+from infra.executors.start_gate import recorded_start
 from infra.executors.workspace import Workspace, file_chunks
 from infra.storage.uri import object_key, object_uri
 
@@ -201,6 +203,9 @@ class LocalExecutor:
     def _follow_run(self, run: Run) -> None:
         job_id = run.job.job_id
         try:
+            if recorded_start(self.training, job_id) is None:
+                self._abandon(run)
+                return
             seq, last_word = self._read_reports(run)
             if last_word is None:
                 self._crashed(run, seq + 1)
@@ -216,6 +221,13 @@ class LocalExecutor:
             with self._lock:
                 self._runs.pop(job_id, None)
             run.workspace.remove()
+
+    @staticmethod
+    def _abandon(run: Run) -> None:
+        """The job will never show this run's start: its reports would all be refused."""
+        log.warning("training_run_abandoned", job_id=run.job.job_id.hex,
+                    reason="the job's start was not recorded")
+        run.workspace.signal(signal.SIGKILL)
 
     def _read_reports(self, run: Run) -> tuple[int, str | None]:
         """Apply every line as it is written; returns the last seq and the last word.
