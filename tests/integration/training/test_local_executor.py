@@ -122,8 +122,8 @@ def test_a_run_whose_job_is_cancelled_while_queued_is_stopped_unapplied(
 
     world.training.cancel(world.org, run.job_id, at=2.0, cause=CAUSE)
 
-    world.until(lambda: world.executor.heartbeat(run.job_id) is None)
-    assert not workspace.exists()  # killed, waited for and cleaned up
+    world.until(lambda: not workspace.exists())  # killed, waited for and cleaned up
+    assert world.executor.heartbeat(run.job_id) is None
     assert world.job(run.job_id).status is JobStatus.CANCELLED
 
 
