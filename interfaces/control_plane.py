@@ -68,6 +68,7 @@ from projections.generations import GenerationRegistry
 from projections.models.projection import PROJECTION_NAME as MODELS
 from projections.models.projection import ModelsProjection, ModelsView
 from projections.models.queries import ModelQueries
+from projections.page_cache import ProjectionPages
 from projections.runner import Runner, RunnerLock
 from projections.serving.projection import PROJECTION_NAME as DEPLOYMENTS
 from projections.serving.projection import DeploymentsProjection, DeploymentsView
@@ -146,11 +147,20 @@ class ControlPlane:
         self.query_engine: Engine = query_engine(settings.database_url, self.read_engine,
                                                  settings.read_model_schema)
         self.generations = GenerationRegistry(self.read_engine)
-        self.queries = TenancyQueries(self.query_engine, self.generations)
-        self.dataset_queries = DatasetQueries(self.query_engine, self.generations)
-        self.model_queries = ModelQueries(self.query_engine, self.generations)
-        self.training_queries = TrainingQueries(self.query_engine, self.generations)
-        self.deployment_queries = DeploymentQueries(self.query_engine, self.generations)
+        self.read_models = ReadModels(
+            self.read_engine, self.generations, log_signals=self.log_signals,
+            tracking_signal=self.tracking_signal, lock_for=self.runner_lock,
+            on_failure=self.count_failure, query_engine=self.query_engine)
+        self.queries = TenancyQueries(self.query_engine, self.generations,
+                                      pages=self._pages(TENANCY))
+        self.dataset_queries = DatasetQueries(self.query_engine, self.generations,
+                                              pages=self._pages(DATASETS))
+        self.model_queries = ModelQueries(self.query_engine, self.generations,
+                                          pages=self._pages(MODELS))
+        self.training_queries = TrainingQueries(self.query_engine, self.generations,
+                                                pages=self._pages(TRAINING))
+        self.deployment_queries = DeploymentQueries(self.query_engine, self.generations,
+                                                    pages=self._pages(DEPLOYMENTS))
         self.usage_queries = UsageQueries(self.query_engine, self.generations)
         # Only the tenancy projection writes organizations' states: other projections'
         # commits (usage, ten a second under gateway load) leave the cache alone.
@@ -163,10 +173,6 @@ class ControlPlane:
         self.datasets.usage = unfinished_jobs
         self.models.usage = ModelUsers(unfinished_jobs, ActiveDeployments(self.deployment_queries))
         self.object_store = object_store(settings.object_store_url, settings.data_dir)
-        self.read_models = ReadModels(
-            self.read_engine, self.generations, log_signals=self.log_signals,
-            tracking_signal=self.tracking_signal, lock_for=self.runner_lock,
-            on_failure=self.count_failure, query_engine=self.query_engine)
         self.read_models.add(ReadModel(TENANCY, self.tenancy, TenancyView, TenancyProjection))
         self.read_models.add(ReadModel(DATASETS, self.datasets, DatasetsView,
                                        DatasetsProjection))
@@ -205,6 +211,10 @@ class ControlPlane:
         self._listener: PgListener | None = None
         self._closed = False
         self.metrics.watch_lag(self.projection_lags)
+
+    def _pages(self, read_model: str) -> ProjectionPages:
+        """List pages of `read_model`, answered from memory while its position stands."""
+        return ProjectionPages(self.query_engine, self.read_models.announcer(read_model))
 
     def _wire_gateway(self) -> None:
         """The inference gateway's parts: usage metering, rate limits, and the routing table

@@ -87,6 +87,17 @@ class ReadModels:
             self._trackers[key] = SqlTrackingRecorder(self.engine, key, self.tracking_signal)
         return self._trackers[key]
 
+    def announcer(self, name: str) -> Callable[[], tuple[str, int] | None]:
+        """What `ProjectionPages` keys read model `name`'s pages on: its live tracker and the
+        position last announced for it in this process; None while none was."""
+
+        def announced() -> tuple[str, int] | None:
+            tracker = self.tracker_name(name)
+            pushed = self.tracking_signal.pushed(self.models[name].app.name, (tracker,))
+            return None if pushed is None else (tracker, pushed[tracker])
+
+        return announced
+
     def following(self, application_name: str) -> list[str]:
         return [name for name, model in self.models.items()
                 if model.app.name == application_name]

@@ -53,6 +53,8 @@ class SharedPositions:
                 reading = _Reading(generation, positions(self.engine, key[1], application_name))
                 self._readings[key] = reading
                 self.queries += 1
+                if verify:
+                    self.signal.learn(application_name, reading.positions)
             return reading.positions
 
     def _lock_for(self, key: tuple[str, frozenset[str]]) -> threading.Lock:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 
 class ChangeSignal:
@@ -80,6 +80,16 @@ class TrackingSignals(ChangeSignal):
             if projection is None or projection in projections:
                 signal.notify()
         super().notify()  # after the positions too: whoever wakes sees them
+
+    def learn(self, application_name: str, positions: Mapping[str, int]) -> None:
+        """Positions read from the table: any ahead of what was announced means commits went
+        unannounced (a listener not yet aware it lost its connection). They are announced
+        now, so the caches that key on positions move on too."""
+        with self._lock:
+            behind = [tracker for tracker, position in positions.items()
+                      if self._pushed.get((application_name, tracker), position) < position]
+        for tracker in behind:
+            self.notify(position_payload(tracker, application_name, positions[tracker]))
 
     def pushed(self, application_name: str, trackers: Iterable[str]) -> dict[str, int] | None:
         """The positions announced for every one of `trackers`, or None if one was not."""

@@ -9,12 +9,15 @@ from sqlalchemy import ColumnElement, Engine, MetaData, Table, select
 from projections.datasets.projection import PROJECTION_NAME
 from projections.datasets.tables import datasets_table
 from projections.generations import GenerationRegistry, LiveTables
-from projections.paging import Row, equal, newest_first
+from projections.page_cache import ProjectionPages
+from projections.paging import Row, equal
 
 
 class DatasetQueries:
-    def __init__(self, engine: Engine, generations: GenerationRegistry) -> None:
+    def __init__(self, engine: Engine, generations: GenerationRegistry, *,
+                 pages: ProjectionPages | None = None) -> None:
         self.engine = engine
+        self.pages = pages or ProjectionPages(engine)
         self.generations = generations
         self._current = LiveTables(generations, PROJECTION_NAME,
                                    lambda g: datasets_table(g, MetaData()))
@@ -33,8 +36,8 @@ class DatasetQueries:
         table = self._current()
         values = {"org_id": org_id, "purpose": purpose, "project_id": project_id}
         given = {name: value for name, value in values.items() if value is not None}
-        with self.engine.connect() as conn:
-            return newest_first(conn, table, _listed_datasets, given, after=after, limit=limit)
+        return self.pages.newest_first(table, _listed_datasets, given, after=after,
+                                       limit=limit)
 
 
 def _listed_datasets(table: Table, names: Collection[str]) -> list[ColumnElement[bool]]:

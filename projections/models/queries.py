@@ -10,12 +10,15 @@ from domain.catalog.values import ID_LIKE
 from projections.generations import GenerationRegistry, LiveTables
 from projections.models.projection import PROJECTION_NAME
 from projections.models.tables import models_table
-from projections.paging import Row, newest_first
+from projections.page_cache import ProjectionPages
+from projections.paging import Row
 
 
 class ModelQueries:
-    def __init__(self, engine: Engine, generations: GenerationRegistry) -> None:
+    def __init__(self, engine: Engine, generations: GenerationRegistry, *,
+                 pages: ProjectionPages | None = None) -> None:
         self.engine = engine
+        self.pages = pages or ProjectionPages(engine)
         self.generations = generations
         self._current = LiveTables(generations, PROJECTION_NAME,
                                    lambda g: models_table(g, MetaData()))
@@ -66,9 +69,8 @@ class ModelQueries:
 
     def models(self, org_id: str, *, after: str | None, limit: int) -> tuple[list[Row], bool]:
         table = self._current()
-        with self.engine.connect() as conn:
-            return newest_first(conn, table, _listed_models, {"org_id": org_id},
-                                after=after, limit=limit)
+        return self.pages.newest_first(table, _listed_models, {"org_id": org_id},
+                                       after=after, limit=limit)
 
 
 def _listed_models(table: Table, _names: Collection[str]) -> list[ColumnElement[bool]]:

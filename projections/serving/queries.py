@@ -9,7 +9,8 @@ from sqlalchemy import ColumnElement, Engine, MetaData, Table, select
 
 from domain.serving.status import ROUTABLE
 from projections.generations import GenerationRegistry, LiveTables
-from projections.paging import Row, equal, newest_first
+from projections.page_cache import ProjectionPages
+from projections.paging import Row, equal
 from projections.serving.projection import PROJECTION_NAME
 from projections.serving.tables import deployments_table
 
@@ -28,8 +29,10 @@ class Route:
 
 
 class DeploymentQueries:
-    def __init__(self, engine: Engine, generations: GenerationRegistry) -> None:
+    def __init__(self, engine: Engine, generations: GenerationRegistry, *,
+                 pages: ProjectionPages | None = None) -> None:
         self.engine = engine
+        self.pages = pages or ProjectionPages(engine)
         self.generations = generations
         self._current = LiveTables(generations, PROJECTION_NAME,
                                    lambda g: deployments_table(g, MetaData()))
@@ -51,8 +54,7 @@ class DeploymentQueries:
         values = {"org_id": org_id}
         if project_id is not None:
             values["project_id"] = project_id
-        with self.engine.connect() as conn:
-            return newest_first(conn, table, _deployments, values, after=after, limit=limit)
+        return self.pages.newest_first(table, _deployments, values, after=after, limit=limit)
 
     def routable(self, *, org_id: str | None = None, model: str | None = None) -> list[Route]:
         """Every deployment `ready` or `updating` with at least one ready replica, oldest

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Table, select
 
 from projections.generations import GenerationRegistry, LiveTables
-from projections.paging import equal, newest_first
+from projections.page_cache import ProjectionPages
+from projections.paging import equal
 from projections.tenancy.projection import PROJECTION_NAME
 from projections.tenancy.tables import tenancy_tables
 
@@ -16,8 +17,10 @@ Row = dict[str, Any]
 
 
 class TenancyQueries:
-    def __init__(self, engine: Engine, generations: GenerationRegistry) -> None:
+    def __init__(self, engine: Engine, generations: GenerationRegistry, *,
+                 pages: ProjectionPages | None = None) -> None:
         self.engine = engine
+        self.pages = pages or ProjectionPages(engine)
         self.generations = generations
         self._current = LiveTables(generations, PROJECTION_NAME, tenancy_tables)
 
@@ -45,9 +48,8 @@ class TenancyQueries:
     def projects(self, org_id: str, *, after: str | None, limit: int) -> tuple[list[Row], bool]:
         """Newest first; `after` is the last id of the previous page. Returns (rows, has_more)."""
         table = self._current().projects
-        with self.engine.connect() as conn:
-            return newest_first(conn, table, _active_projects, {"org_id": org_id},
-                                after=after, limit=limit)
+        return self.pages.newest_first(table, _active_projects, {"org_id": org_id},
+                                       after=after, limit=limit)
 
     def project_ids(self, org_id: str) -> list[str]:
         table = self._current().projects

@@ -11,14 +11,17 @@ from collections.abc import Collection
 from sqlalchemy import ColumnElement, Engine, Table, select
 
 from projections.generations import GenerationRegistry, LiveTables
-from projections.paging import Row, equal, newest_first
+from projections.page_cache import ProjectionPages
+from projections.paging import Row, equal
 from projections.training.projection import PROJECTION_NAME
 from projections.training.tables import training_tables
 
 
 class TrainingQueries:
-    def __init__(self, engine: Engine, generations: GenerationRegistry) -> None:
+    def __init__(self, engine: Engine, generations: GenerationRegistry, *,
+                 pages: ProjectionPages | None = None) -> None:
         self.engine = engine
+        self.pages = pages or ProjectionPages(engine)
         self.generations = generations
         self._current = LiveTables(generations, PROJECTION_NAME, training_tables)
 
@@ -39,8 +42,7 @@ class TrainingQueries:
         values = {"org_id": org_id, "kind": kind}
         if project_id is not None:
             values["project_id"] = project_id
-        with self.engine.connect() as conn:
-            return newest_first(conn, table, _jobs, values, after=after, limit=limit)
+        return self.pages.newest_first(table, _jobs, values, after=after, limit=limit)
 
     def events(self, org_id: str, job_id: str, *, after: int | None,
                limit: int) -> tuple[list[Row], bool]:

@@ -83,9 +83,15 @@ async def test_register_login_create_list_logout_across_processes(
         assert org.status_code == 200, org.text  # opened by the worker, seen by the API
         assert org.json()["id"] == ada.org_id
 
-        project = await create_project(client, ada, "Across")
-        listed = (await client.get("/v1/projects", headers=ada.headers)).json()
-        assert [p["id"] for p in listed["data"]] == [project["id"]]
+        # Each list is read after the write before it: the page kept in the API process
+        # moves on with the worker's commit, announced by NOTIFY before the POST answers.
+        listed = []
+        for name in ("Across", "Again"):
+            assert [p["id"] for p in (await client.get(
+                "/v1/projects", headers=ada.headers)).json()["data"]] == listed
+            listed.insert(0, (await create_project(client, ada, name))["id"])
+        assert [p["id"] for p in (await client.get(
+            "/v1/projects", headers=ada.headers)).json()["data"]] == listed
 
         assert (await client.post("/v1/auth/logout", headers=ada.headers)).status_code == 200
         error_of(await client.get("/v1/projects", headers=ada.headers), 401)

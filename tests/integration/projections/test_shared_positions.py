@@ -134,3 +134,30 @@ def test_verify_reads_the_table_whatever_was_announced_or_read(tmp_path: Path) -
     assert shared.read(["tenancy@1"], "Tenancy", now, verify=True) == {"tenancy@1": 4}
     assert shared.read(["tenancy@1"], "Tenancy", now, verify=True) == {"tenancy@1": 4}
     assert shared.queries == 2
+
+
+def test_a_verified_reading_ahead_of_the_announced_position_is_announced(
+        tmp_path: Path) -> None:
+    """Commits that went unannounced (a listener unaware it lost its connection) are
+    announced once a verified reading finds them, so position-keyed caches move on."""
+    shared, tracker, signal = announcing(tmp_path)
+    tracker.insert_tracking(Tracking("Tenancy", 3))
+    tenancy = signal.watch("tenancy")
+    seen = tenancy.generation()
+    SqlTrackingRecorder(tracker.engine, "tenancy@1", ChangeSignal()).insert_tracking(
+        Tracking("Tenancy", 4))
+
+    shared.read(["tenancy@1"], "Tenancy", signal.generation(), verify=True)
+
+    assert signal.pushed("Tenancy", ["tenancy@1"]) == {"tenancy@1": 4}
+    assert tenancy.generation() > seen
+
+
+def test_learning_never_announces_a_tracker_not_announced_before() -> None:
+    """Without announcements (no listener), a learned position would go stale: none is kept."""
+    signal = TrackingSignals()
+    signal.learn("Tenancy", {"tenancy@1": 9})
+    assert signal.pushed("Tenancy", ["tenancy@1"]) is None
+    signal.notify("tenancy@1\tTenancy\t5")
+    signal.learn("Tenancy", {"tenancy@1": 4})  # behind what was announced: nothing to learn
+    assert signal.pushed("Tenancy", ["tenancy@1"]) == {"tenancy@1": 5}
