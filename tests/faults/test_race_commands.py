@@ -52,6 +52,7 @@ DEPLOYMENT_BODIES: list[dict[str, Any]] = [
     {"min_replicas": 1, "max_replicas": 3}, {"min_replicas": 2, "max_replicas": 4},
     {"desired_state": "running", "min_replicas": 1, "max_replicas": 2}]
 IF_MATCH_EVERY = 10  # every tenth PUT names the created version in If-Match
+CONTROLLER_PAUSE_SECONDS = 0.02
 
 
 def worker_app(cls: type[BitstrideApplication], settings: Settings) -> Any:
@@ -79,7 +80,13 @@ async def post_cancel(client: httpx.AsyncClient, account: Account, path: str, nu
 
 
 def play_controller(serving: DeploymentService, target: UUID, done: threading.Event) -> None:
-    """Replicas start, become ready and stop, one after another, until the burst is over."""
+    """Replicas start, become ready and stop, one after another, until the burst is over.
+
+    A replica's three events go back to back, then the controller pauses as a real one does
+    between reconciliations. Without the pause it wrote in a tight loop from the test's own
+    process, and on a slow machine it won nearly every version race for the HTTP writers'
+    whole retry budget: all but one of them answered 409 `conflict` (allowed, but then the
+    race checks almost nothing)."""
     for number in itertools.count():
         if done.is_set() and number >= 3:
             return
@@ -88,6 +95,7 @@ def play_controller(serving: DeploymentService, target: UUID, done: threading.Ev
         serving.replica_ready(target, replica, "http://127.0.0.1:9/v1", at,
                               cause(f"{number}-ready"))
         serving.replica_stopped(target, replica, at, cause(f"{number}-stopped"))
+        done.wait(CONTROLLER_PAUSE_SECONDS)
 
 
 def play_executor(training: TrainingService, target: UUID, done: threading.Event) -> None:
