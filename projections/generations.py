@@ -14,6 +14,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, select, update
 
+from projections.memory_reads import need_query
 from projections.sql import upsert
 
 T = TypeVar("T")
@@ -75,6 +76,7 @@ class GenerationRegistry:
                          .values(proposed=None))
 
     def _read(self, projection: str) -> tuple[int, int | None]:
+        need_query()
         query = select(generations_table.c.active, generations_table.c.proposed).where(
             generations_table.c.projection == projection)
         with self.engine.connect() as conn:

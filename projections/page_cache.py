@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table
 
+from projections.memory_reads import need_query
 from projections.paging import Row, Scope, newest_first
 
 PAGE_SECONDS = 1.0
@@ -53,6 +54,7 @@ class ProjectionPages:
             kept = self._pages.get(key)
         if version is not None and kept is not None and kept[0] == version and kept[1] > now:
             return _copied(kept[2])
+        need_query()
         with self.engine.connect() as conn:
             page = newest_first(conn, table, scope, values, after=after, limit=limit)
         self.queries += 1

@@ -6,6 +6,7 @@ implies read. Later issues add routes by appending their group to RESOURCE_GROUP
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from domain.shared.errors import ValidationFailedError
@@ -68,7 +69,13 @@ def permissions(scopes: Iterable[str]) -> frozenset[Permission]:
 def grants(scopes: Iterable[str], needed: str) -> bool:
     """Whether `scopes` allow `needed` ("projects:write")."""
     group, _, level = needed.partition(":")
-    return (group, level) in permissions(scopes)
+    return (group, level) in _held(tuple(scopes))
+
+
+@functools.lru_cache(maxsize=1024)
+def _held(scopes: tuple[str, ...]) -> frozenset[Permission]:
+    """`permissions`, remembered: every authenticated request asks, with few distinct sets."""
+    return permissions(scopes)
 
 
 def within(requested: Iterable[str], held: Iterable[str]) -> bool:

@@ -41,12 +41,15 @@ class ApiKeyIntrospector:
         self.calls = 0  # introspection requests sent (observable in tests)
 
     async def grant(self, key: str) -> ApiKeyGrant | None:
-        """The active key's grant, or None (malformed, unknown, revoked, expired)."""
-        if parse_key_id(key) is None:
-            return None
+        """The active key's grant, or None (malformed, unknown, revoked, expired).
+
+        The cache is asked first: only well-formed keys are ever cached, and checking a key's
+        shape and checksum cost more than the rest of a cached lookup."""
         digest = key_digest(key)
         hit, grant = self.cache.get(digest)
         if not hit:
+            if parse_key_id(key) is None:
+                return None
             generation = self.cache.generation()
             grant = await self._introspect(key)
             self.cache.put(digest, grant, generation)

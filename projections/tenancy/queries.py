@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Table, select
 
 from projections.generations import GenerationRegistry, LiveTables
+from projections.memory_reads import need_query
 from projections.page_cache import ProjectionPages
 from projections.paging import equal
 from projections.tenancy.projection import PROJECTION_NAME
@@ -41,6 +42,7 @@ class TenancyQueries:
         table = self._current().projects
         query = select(table).where(table.c.id == project_id, table.c.org_id == org_id,
                                     table.c.state == "active")
+        need_query()  # a project key's list of projects asks for its one project
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         return dict(row) if row else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -24,6 +25,7 @@ from interfaces.http.commands import cause_for, etag, expected_version, fingerpr
 from interfaces.http.dataset_presenter import dataset_from_aggregate, dataset_from_row
 from interfaces.http.docs import errors
 from interfaces.http.errors import ApiError
+from interfaces.http.memory_first import memory_first
 from interfaces.http.point_in_time import POINT_IN_TIME, AsOf, Version, load_at, point_in_time
 from interfaces.http.schemas import (
     CreateDatasetRequest,
@@ -67,10 +69,16 @@ class DatasetsController(Controller):
         plane.await_projections(plane.datasets.name, outcome.position)
         return _written(outcome.aggregate, 201)
 
-    @get(sync_to_thread=True, operation_id="listDatasets", summary="List datasets, newest first",
+    @get(operation_id="listDatasets", summary="List datasets, newest first",
          responses=errors(400, 401, 403, 404))
-    def list(self, principal: NamedDependency[Principal], plane: NamedDependency[ControlPlane],
-             limit: Limit = 20, after: After = None, purpose: Purpose = None) -> ListPage[Dataset]:
+    async def list(self, principal: NamedDependency[Principal],
+                   plane: NamedDependency[ControlPlane], limit: Limit = 20, after: After = None,
+                   purpose: Purpose = None) -> ListPage[Dataset]:
+        return await memory_first(partial(self._page, principal, plane, limit, after, purpose))
+
+    @staticmethod
+    def _page(principal: Principal, plane: ControlPlane, limit: int, after: str | None,
+              purpose: str | None) -> ListPage[Dataset]:
         require_scope(principal, "datasets:read")
         project = principal.project_id.hex if principal.project_id else None
         rows, has_more = plane.dataset_queries.datasets(

@@ -7,6 +7,7 @@ bounds); the deployment controller reports what runs, and the status follows fro
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -27,6 +28,7 @@ from interfaces.http.deployment_schemas import (
     UpdateDeploymentRequest,
 )
 from interfaces.http.docs import errors
+from interfaces.http.memory_first import memory_first
 from interfaces.http.point_in_time import POINT_IN_TIME, AsOf, Version, load_at, point_in_time
 from interfaces.http.schemas import ListPage, page_of
 from interfaces.http.security import Principal, owning_project, require_scope
@@ -76,10 +78,16 @@ class DeploymentsController(Controller):
         plane.await_projections(plane.serving.name, outcome.position)
         return _written(outcome.aggregate, 201)
 
-    @get(sync_to_thread=True, operation_id="listDeployments",
+    @get(operation_id="listDeployments",
          summary="List deployments, newest first", responses=errors(400, 401, 403, 404))
-    def list(self, principal: NamedDependency[Principal], plane: NamedDependency[ControlPlane],
-             limit: Limit = 20, after: After = None) -> ListPage[Deployment]:
+    async def list(self, principal: NamedDependency[Principal],
+                   plane: NamedDependency[ControlPlane], limit: Limit = 20,
+                   after: After = None) -> ListPage[Deployment]:
+        return await memory_first(partial(self._page, principal, plane, limit, after))
+
+    @staticmethod
+    def _page(principal: Principal, plane: ControlPlane, limit: int,
+              after: str | None) -> ListPage[Deployment]:
         require_scope(principal, "deployments:read")
         rows, has_more = plane.deployment_queries.deployments(
             principal.org_hex, after=parse_id(PREFIX, after).hex if after else None,

@@ -8,6 +8,7 @@ clients retrieve by name. Writes take the id only, so a concurrent rename never 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -24,6 +25,7 @@ from domain.shared.ids import parse_id
 from interfaces.control_plane import ControlPlane
 from interfaces.http.commands import cause_for, etag, expected_version, fingerprint
 from interfaces.http.docs import errors
+from interfaces.http.memory_first import memory_first
 from interfaces.http.model_presenter import model_from_aggregate, model_from_row
 from interfaces.http.point_in_time import POINT_IN_TIME, AsOf, Version, load_at, point_in_time
 from interfaces.http.schemas import (
@@ -67,11 +69,17 @@ class ModelsController(Controller):
         plane.await_projections(plane.models.name, outcome.position)
         return _written(outcome.aggregate, 201)
 
-    @get(sync_to_thread=True, operation_id="listModels",
+    @get(operation_id="listModels",
          summary="List the organization's models and the base models, newest first",
          responses=errors(400, 401, 403, 404))
-    def list(self, principal: NamedDependency[Principal], plane: NamedDependency[ControlPlane],
-             limit: Limit = 20, after: After = None) -> ListPage[Model]:
+    async def list(self, principal: NamedDependency[Principal],
+                   plane: NamedDependency[ControlPlane], limit: Limit = 20,
+                   after: After = None) -> ListPage[Model]:
+        return await memory_first(partial(self._page, principal, plane, limit, after))
+
+    @staticmethod
+    def _page(principal: Principal, plane: ControlPlane, limit: int,
+              after: str | None) -> ListPage[Model]:
         require_scope(principal, "models:read")
         rows, has_more = plane.model_queries.models(
             principal.org_hex, after=parse_id("model", after).hex if after else None,

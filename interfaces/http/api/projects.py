@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
@@ -14,6 +15,7 @@ from domain.tenancy.project import Project as ProjectAggregate
 from interfaces.control_plane import ControlPlane
 from interfaces.http.commands import cause_for, etag, expected_version, fingerprint
 from interfaces.http.docs import errors
+from interfaces.http.memory_first import memory_first
 from interfaces.http.point_in_time import POINT_IN_TIME, AsOf, Version, load_at, point_in_time
 from interfaces.http.presenters import project_from_aggregate, project_from_row
 from interfaces.http.schemas import (
@@ -57,10 +59,16 @@ class ProjectsController(Controller):
         return Response(project_from_aggregate(project), status_code=201,
                         headers=etag(project.version))
 
-    @get(sync_to_thread=True, operation_id="listProjects", summary="List projects, newest first",
+    @get(operation_id="listProjects", summary="List projects, newest first",
          responses=errors(400, 401, 403, 404))
-    def list(self, principal: NamedDependency[Principal], plane: NamedDependency[ControlPlane],
-             limit: Limit = 20, after: After = None) -> ListPage[Project]:
+    async def list(self, principal: NamedDependency[Principal],
+                   plane: NamedDependency[ControlPlane], limit: Limit = 20,
+                   after: After = None) -> ListPage[Project]:
+        return await memory_first(partial(self._page, principal, plane, limit, after))
+
+    @staticmethod
+    def _page(principal: Principal, plane: ControlPlane, limit: int,
+              after: str | None) -> ListPage[Project]:
         require_scope(principal, "projects:read")
         after_hex = parse_id("proj", after).hex if after else None
         if principal.project_id is not None:  # a project key lists its one project

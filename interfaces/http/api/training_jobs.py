@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
@@ -30,6 +31,7 @@ from interfaces.http.commands import cause_for, etag, fingerprint
 from interfaces.http.docs import errors
 from interfaces.http.errors import ApiError
 from interfaces.http.job_event_stream import KEEPALIVE_SECONDS, job_event_stream
+from interfaces.http.memory_first import memory_first
 from interfaces.http.point_in_time import POINT_IN_TIME, AsOf, Version, load_at, point_in_time
 from interfaces.http.schemas import ListPage, page_of
 from interfaces.http.security import Principal, require_scope
@@ -161,10 +163,15 @@ class TrainingJobsController(Controller):
 
     # -- shared routes ----------------------------------------------------------------------
 
-    @get(sync_to_thread=True, operation_id=operation("list", "s"),
+    @get(operation_id=operation("list", "s"),
          summary="List jobs, newest first", responses=errors(400, 401, 403, 404))
-    def list(self, principal: NamedDependency[Principal], plane: NamedDependency[ControlPlane],
-             limit: Limit = 20, after: After = None) -> ListPage[TrainingJob]:
+    async def list(self, principal: NamedDependency[Principal],
+                   plane: NamedDependency[ControlPlane], limit: Limit = 20,
+                   after: After = None) -> ListPage[TrainingJob]:
+        return await memory_first(partial(self._page, principal, plane, limit, after))
+
+    def _page(self, principal: Principal, plane: ControlPlane, limit: int,
+              after: str | None) -> ListPage[TrainingJob]:
         require_scope(principal, f"{self.job_kind.kind}:read")
         rows, has_more = plane.training_queries.jobs(
             principal.org_hex, kind=self.job_kind.kind,

@@ -1,13 +1,17 @@
 """ProjectionPages on SQLite and Postgres: a page is read once per announced position, per
-tenant and cursor, and never kept when the position moved while it was read."""
+tenant and cursor, and never kept when the position moved while it was read; under
+`from_memory()` only what is kept is answered."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Hashable
 
+import pytest
 from sqlalchemy import Engine, Table, insert
 
+from projections.generations import GenerationRegistry
+from projections.memory_reads import NotInMemory, from_memory
 from projections.page_cache import ProjectionPages
 from tests.integration.projections.test_paging import engine, items, live
 
@@ -97,3 +101,24 @@ def test_a_caller_changing_its_rows_changes_no_kept_page(engine: Engine,
     rows[0]["id"] = "changed"
     rows.clear()
     assert ids(pages, items, "a") == ["item_7", "item_5", "item_3"]
+
+
+def test_from_memory_a_kept_page_is_answered_and_a_missing_one_refused(
+        engine: Engine, items: Table) -> None:
+    pages = ProjectionPages(engine, Announcements())
+    with from_memory(), pytest.raises(NotInMemory):
+        ids(pages, items, "a")
+    assert pages.queries == 0
+    first = ids(pages, items, "a")
+    with from_memory():
+        assert ids(pages, items, "a") == first
+    assert pages.queries == 1
+
+
+def test_from_memory_the_live_generation_is_known_only_while_cached(engine: Engine) -> None:
+    generations = GenerationRegistry(engine)
+    with from_memory(), pytest.raises(NotInMemory):
+        generations.active("paged")  # never read: it would take a query
+    live_generation = generations.active("paged")
+    with from_memory():
+        assert generations.active("paged") == live_generation
