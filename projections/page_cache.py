@@ -29,7 +29,8 @@ from projections.paging import Row, Scope, newest_first
 
 PAGE_SECONDS = 1.0
 PAGES_KEPT = 1_000  # per projection; pages live a second, so few are ever in use at once
-Page = tuple[list[Row], bool]
+Page = tuple[list[Any], bool]
+Presenter = Callable[[Row], Any]
 
 
 def never_announced() -> Hashable | None:
@@ -46,26 +47,31 @@ class ProjectionPages:
         self.queries = 0  # pages read from the database, for tests
 
     def newest_first(self, table: Table, scope: Scope, values: Mapping[str, Any], *,
-                     after: str | None, limit: int) -> Page:
-        """As `paging.newest_first`; rows are copies, so a caller may change them."""
-        key = (table.name, scope, tuple(sorted(values.items())), after, limit)
+                     after: str | None, limit: int, present: Presenter = dict) -> Page:
+        """As `paging.newest_first`, each row made into `present(row)`.
+
+        By default rows are copies, so a caller may change them. Any other `present` (an API
+        presenter, which must be the same object on every call to share pages) runs once per
+        kept page: what it made is shared between callers, and read-only."""
+        key = (table.name, scope, tuple(sorted(values.items())), after, limit, present)
         version, now = self._version(), self._clock()
         with self._lock:
             kept = self._pages.get(key)
         if version is not None and kept is not None and kept[0] == version and kept[1] > now:
-            return _copied(kept[2])
+            return _handed_out(kept[2], present)
         need_query()
         with self.engine.connect() as conn:
-            page = newest_first(conn, table, scope, values, after=after, limit=limit)
+            rows, has_more = newest_first(conn, table, scope, values, after=after, limit=limit)
         self.queries += 1
+        page = [present(row) for row in rows], has_more
         if version is not None and self._version() == version:
             with self._lock:
                 if len(self._pages) >= PAGES_KEPT:
                     self._pages.clear()
-                self._pages[key] = (version, now + self._ttl, _copied(page))
-        return page
+                self._pages[key] = (version, now + self._ttl, page)
+        return _handed_out(page, present)
 
 
-def _copied(page: Page) -> Page:
-    rows, has_more = page
-    return [dict(row) for row in rows], has_more
+def _handed_out(page: Page, present: Presenter) -> Page:
+    items, has_more = page
+    return ([dict(item) for item in items] if present is dict else list(items)), has_more

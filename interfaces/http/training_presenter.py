@@ -6,6 +6,8 @@ the same row shape (`row_of`), so both paths share one presenter.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +94,12 @@ def job_from_row(kind: JobKind, row: dict[str, Any]) -> TrainingJob:
         progress=JobProgress(step=row["step"], total_steps=row["total_steps"]),
         dataset_versions=[ModelDatasetVersion(dataset_id=f"ds_{ref['dataset_id']}",
                                               version=ref["version"]) for ref in pinned])
+
+
+@functools.cache
+def presenter_of(kind: JobKind) -> Callable[[dict[str, Any]], TrainingJob]:
+    """`job_from_row` for one kind, the same object on every call (list pages key on it)."""
+    return functools.partial(job_from_row, kind)
 
 
 def event_from_row(kind: JobKind, row: dict[str, Any]) -> JobEvent:

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Engine, MetaData, Table, select
 from projections.datasets.projection import PROJECTION_NAME
 from projections.datasets.tables import datasets_table
 from projections.generations import GenerationRegistry, LiveTables
-from projections.page_cache import ProjectionPages
+from projections.page_cache import Page, Presenter, ProjectionPages
 from projections.paging import Row, equal
 
 
@@ -31,13 +31,13 @@ class DatasetQueries:
         return dict(row) if row else None
 
     def datasets(self, org_id: str, *, after: str | None, limit: int,
-                 purpose: str | None = None,
-                 project_id: str | None = None) -> tuple[list[Row], bool]:
+                 purpose: str | None = None, project_id: str | None = None,
+                 present: Presenter = dict) -> Page:
         table = self._current()
         values = {"org_id": org_id, "purpose": purpose, "project_id": project_id}
         given = {name: value for name, value in values.items() if value is not None}
         return self.pages.newest_first(table, _listed_datasets, given, after=after,
-                                       limit=limit)
+                                       limit=limit, present=present)
 
 
 def _listed_datasets(table: Table, names: Collection[str]) -> list[ColumnElement[bool]]:

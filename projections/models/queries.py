@@ -10,7 +10,7 @@ from domain.catalog.values import ID_LIKE
 from projections.generations import GenerationRegistry, LiveTables
 from projections.models.projection import PROJECTION_NAME
 from projections.models.tables import models_table
-from projections.page_cache import ProjectionPages
+from projections.page_cache import Page, Presenter, ProjectionPages
 from projections.paging import Row
 
 
@@ -67,10 +67,11 @@ class ModelQueries:
         with self.engine.connect() as conn:
             return {row["id"]: dict(row) for row in conn.execute(query).mappings()}
 
-    def models(self, org_id: str, *, after: str | None, limit: int) -> tuple[list[Row], bool]:
+    def models(self, org_id: str, *, after: str | None, limit: int,
+               present: Presenter = dict) -> Page:
         table = self._current()
         return self.pages.newest_first(table, _listed_models, {"org_id": org_id},
-                                       after=after, limit=limit)
+                                       after=after, limit=limit, present=present)
 
 
 def _listed_models(table: Table, _names: Collection[str]) -> list[ColumnElement[bool]]:

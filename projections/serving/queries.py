@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Engine, MetaData, Table, select
 
 from domain.serving.status import ROUTABLE
 from projections.generations import GenerationRegistry, LiveTables
-from projections.page_cache import ProjectionPages
+from projections.page_cache import Page, Presenter, ProjectionPages
 from projections.paging import Row, equal
 from projections.serving.projection import PROJECTION_NAME
 from projections.serving.tables import deployments_table
@@ -48,13 +48,14 @@ class DeploymentQueries:
         return dict(row) if row else None
 
     def deployments(self, org_id: str, *, after: str | None, limit: int,
-                    project_id: str | None = None) -> tuple[list[Row], bool]:
+                    project_id: str | None = None, present: Presenter = dict) -> Page:
         """`project_id`: only that project's deployments (what a project key sees)."""
         table = self._current()
         values = {"org_id": org_id}
         if project_id is not None:
             values["project_id"] = project_id
-        return self.pages.newest_first(table, _deployments, values, after=after, limit=limit)
+        return self.pages.newest_first(table, _deployments, values, after=after, limit=limit,
+                                       present=present)
 
     def routable(self, *, org_id: str | None = None, model: str | None = None) -> list[Route]:
         """Every deployment `ready` or `updating` with at least one ready replica, oldest

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Engine, Table, select
 
 from projections.generations import GenerationRegistry, LiveTables
 from projections.memory_reads import need_query
-from projections.page_cache import ProjectionPages
+from projections.page_cache import Page, Presenter, ProjectionPages
 from projections.paging import equal
 from projections.tenancy.projection import PROJECTION_NAME
 from projections.tenancy.tables import tenancy_tables
@@ -47,11 +47,13 @@ class TenancyQueries:
             row = conn.execute(query).mappings().first()
         return dict(row) if row else None
 
-    def projects(self, org_id: str, *, after: str | None, limit: int) -> tuple[list[Row], bool]:
-        """Newest first; `after` is the last id of the previous page. Returns (rows, has_more)."""
+    def projects(self, org_id: str, *, after: str | None, limit: int,
+                 present: Presenter = dict) -> Page:
+        """Newest first; `after` is the last id of the previous page. Returns (rows, has_more),
+        each row made into `present(row)` (see `ProjectionPages`)."""
         table = self._current().projects
         return self.pages.newest_first(table, _active_projects, {"org_id": org_id},
-                                       after=after, limit=limit)
+                                       after=after, limit=limit, present=present)
 
     def project_ids(self, org_id: str) -> list[str]:
         table = self._current().projects

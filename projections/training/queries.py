@@ -11,7 +11,7 @@ from collections.abc import Collection
 from sqlalchemy import ColumnElement, Engine, Table, select
 
 from projections.generations import GenerationRegistry, LiveTables
-from projections.page_cache import ProjectionPages
+from projections.page_cache import Page, Presenter, ProjectionPages
 from projections.paging import Row, equal
 from projections.training.projection import PROJECTION_NAME
 from projections.training.tables import training_tables
@@ -36,13 +36,14 @@ class TrainingQueries:
         return dict(row) if row else None
 
     def jobs(self, org_id: str, *, kind: str, after: str | None, limit: int,
-             project_id: str | None = None) -> tuple[list[Row], bool]:
+             project_id: str | None = None, present: Presenter = dict) -> Page:
         """`project_id`: only that project's jobs (what a project key sees)."""
         table = self._current().jobs
         values = {"org_id": org_id, "kind": kind}
         if project_id is not None:
             values["project_id"] = project_id
-        return self.pages.newest_first(table, _jobs, values, after=after, limit=limit)
+        return self.pages.newest_first(table, _jobs, values, after=after, limit=limit,
+                                       present=present)
 
     def events(self, org_id: str, job_id: str, *, after: int | None,
                limit: int) -> tuple[list[Row], bool]:

@@ -81,10 +81,9 @@ class DatasetsController(Controller):
               purpose: str | None) -> ListPage[Dataset]:
         require_scope(principal, "datasets:read")
         project = principal.project_id.hex if principal.project_id else None
-        rows, has_more = plane.dataset_queries.datasets(
+        items, has_more = plane.dataset_queries.datasets(
             principal.org_hex, after=parse_id("ds", after).hex if after else None, limit=limit,
-            purpose=purpose, project_id=project)
-        items = [dataset_from_row(row) for row in rows]
+            purpose=purpose, project_id=project, present=dataset_from_row)
         return page_of(items, [item.id for item in items], has_more)
 
     @get("/{dataset_id:str}", sync_to_thread=True, operation_id="getDataset",

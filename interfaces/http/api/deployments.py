@@ -89,10 +89,10 @@ class DeploymentsController(Controller):
     def _page(principal: Principal, plane: ControlPlane, limit: int,
               after: str | None) -> ListPage[Deployment]:
         require_scope(principal, "deployments:read")
-        rows, has_more = plane.deployment_queries.deployments(
+        items, has_more = plane.deployment_queries.deployments(
             principal.org_hex, after=parse_id(PREFIX, after).hex if after else None,
-            limit=limit, project_id=principal.project_id.hex if principal.project_id else None)
-        items = [deployment_from_row(row) for row in rows]
+            limit=limit, project_id=principal.project_id.hex if principal.project_id else None,
+            present=deployment_from_row)
         return page_of(items, [item.id for item in items], has_more)
 
     @get("/{deployment_id:str}", sync_to_thread=True, operation_id="getDeployment",

@@ -81,10 +81,9 @@ class ModelsController(Controller):
     def _page(principal: Principal, plane: ControlPlane, limit: int,
               after: str | None) -> ListPage[Model]:
         require_scope(principal, "models:read")
-        rows, has_more = plane.model_queries.models(
+        items, has_more = plane.model_queries.models(
             principal.org_hex, after=parse_id("model", after).hex if after else None,
-            limit=limit)
-        items = [model_from_row(row) for row in rows]
+            limit=limit, present=model_from_row)
         return page_of(items, [item.id for item in items], has_more)
 
     @get("/{model:str}", sync_to_thread=True, operation_id="getModel",

@@ -73,11 +73,11 @@ class ProjectsController(Controller):
         after_hex = parse_id("proj", after).hex if after else None
         if principal.project_id is not None:  # a project key lists its one project
             row = plane.queries.project(principal.org_hex, principal.project_id.hex)
-            rows, has_more = ([row] if row is not None and after_hex is None else []), False
+            shown = row is not None and after_hex is None
+            items, has_more = ([project_from_row(row)] if shown else []), False
         else:
-            rows, has_more = plane.queries.projects(principal.org_hex, after=after_hex,
-                                                    limit=limit)
-        items = [project_from_row(row) for row in rows]
+            items, has_more = plane.queries.projects(principal.org_hex, after=after_hex,
+                                                     limit=limit, present=project_from_row)
         return page_of(items, [item.id for item in items], has_more)
 
     @get("/{project_id:str}", sync_to_thread=True, operation_id="getProject",

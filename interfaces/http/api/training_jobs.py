@@ -42,6 +42,7 @@ from interfaces.http.training_presenter import (
     checkpoint_from_row,
     event_from_row,
     job_from_row,
+    presenter_of,
     row_of,
 )
 from interfaces.http.training_schemas import JobCheckpoint, JobEvent, TrainingJob
@@ -173,11 +174,11 @@ class TrainingJobsController(Controller):
     def _page(self, principal: Principal, plane: ControlPlane, limit: int,
               after: str | None) -> ListPage[TrainingJob]:
         require_scope(principal, f"{self.job_kind.kind}:read")
-        rows, has_more = plane.training_queries.jobs(
+        items, has_more = plane.training_queries.jobs(
             principal.org_hex, kind=self.job_kind.kind,
             after=parse_id(self.job_kind.prefix, after).hex if after else None, limit=limit,
-            project_id=principal.project_id.hex if principal.project_id else None)
-        items = [job_from_row(self.job_kind, row) for row in rows]
+            project_id=principal.project_id.hex if principal.project_id else None,
+            present=presenter_of(self.job_kind))
         return page_of(items, [item.id for item in items], has_more)
 
     @get("/{job_id:str}", sync_to_thread=True, operation_id=operation("get"),

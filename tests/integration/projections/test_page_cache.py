@@ -122,3 +122,26 @@ def test_from_memory_the_live_generation_is_known_only_while_cached(engine: Engi
     live_generation = generations.active("paged")
     with from_memory():
         assert generations.active("paged") == live_generation
+
+
+def test_a_presented_page_is_made_once_while_kept_and_apart_from_rows(
+        engine: Engine, items: Table) -> None:
+    made: list[str] = []
+
+    def present(row: dict[str, object]) -> tuple[str, object]:
+        made.append(str(row["id"]))
+        return "shown", row["id"]
+
+    pages = ProjectionPages(engine, Announcements())
+
+    def page(**given: object) -> list[object]:
+        found, _ = pages.newest_first(items, live, {"org_id": "a"}, after=None, limit=3,
+                                      **given)  # type: ignore[arg-type]
+        return found
+
+    shown = [("shown", "item_7"), ("shown", "item_5"), ("shown", "item_3")]
+    assert page(present=present) == page(present=present) == shown
+    assert made == ["item_7", "item_5", "item_3"]  # presented once, then shared
+    assert pages.queries == 1
+    assert [row["id"] for row in page()] == ["item_7", "item_5", "item_3"]  # rows: their own
+    assert pages.queries == 2
