@@ -1,12 +1,17 @@
 """LISTEN on Postgres channels in one background thread and call back on each NOTIFY.
 
-This is how a process hears appends and projection commits made by other processes.
+This is how a process hears appends and projection commits made by other processes. What it
+hears keeps caches alive (announced positions, kept list pages, organization states), so a
+connection that died without a word must be noticed: TCP keepalives probe an idle connection
+and give up on a silent peer within `DEAD_PEER_SECONDS`, and the listener reconnects, telling
+every callback that it may have missed something.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import psycopg
 import structlog
@@ -16,6 +21,11 @@ from infra.eventstore import plain_postgres_url
 
 log = structlog.get_logger("bitstride.listen")
 RECONNECT_SECONDS = 1.0
+# libpq's keepalive settings: probe after 5 s of silence, every 2 s, give up after 3 misses;
+# unacknowledged data is given up on after as long.
+KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+              "keepalives_count": 3, "tcp_user_timeout": 11_000}
+DEAD_PEER_SECONDS = 5 + 2 * 3
 
 
 class PgListener:
@@ -23,6 +33,7 @@ class PgListener:
         self.url, self.channels = plain_postgres_url(url), channels
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pg-listen", daemon=True)
+        self.connection: psycopg.Connection[tuple[object, ...]] | None = None  # while listening
 
     def start(self) -> None:
         self._thread.start()
@@ -40,13 +51,20 @@ class PgListener:
                 self._stop.wait(RECONNECT_SECONDS)
 
     def _listen(self) -> None:
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            for channel in self.channels:
-                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-            for callback in self.channels.values():
-                callback(None)  # anything committed before LISTEN started is picked up now
-            while not self._stop.is_set():
-                for notify in conn.notifies(timeout=0.5):
-                    callback = self.channels.get(notify.channel)
-                    if callback is not None:
-                        callback(notify.payload)
+        with psycopg.connect(self.url, autocommit=True, **KEEPALIVES) as conn:
+            self.connection = conn
+            try:
+                self._serve(conn)
+            finally:
+                self.connection = None
+
+    def _serve(self, conn: psycopg.Connection[tuple[object, ...]]) -> None:
+        for channel in self.channels:
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        for callback in self.channels.values():
+            callback(None)  # anything committed before LISTEN started is picked up now
+        while not self._stop.is_set():
+            for notify in conn.notifies(timeout=0.5):
+                heard = self.channels.get(notify.channel)
+                if heard is not None:
+                    heard(notify.payload)

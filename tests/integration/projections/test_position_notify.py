@@ -3,6 +3,8 @@ TrackingSignals (here: a real listener on its own connection) learns it without 
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 from eventsourcing.persistence import Tracking
 
 from infra.database import read_model_engine
-from infra.pg_listen import PgListener
+from infra.pg_listen import DEAD_PEER_SECONDS, PgListener
 from projections.signal import ChangeSignal, TrackingSignals
 from projections.tracking import TRACKING_CHANNEL, SqlTrackingRecorder
 
@@ -43,3 +45,27 @@ def test_a_commit_announces_its_tracker_log_and_position(
     finally:
         listener.stop()
         engine.dispose()
+
+
+def test_the_listener_probes_its_connection_and_gives_up_on_a_silent_server(
+        postgres_url: str) -> None:
+    """A connection that died without a word would leave caches trusting what they last
+    heard: the kernel probes it and gives up within DEAD_PEER_SECONDS (TCP keepalives and a
+    user timeout on the listener's socket)."""
+    listener = PgListener(postgres_url, {TRACKING_CHANNEL: lambda _payload: None})
+    listener.start()
+    try:
+        deadline = time.monotonic() + 10
+        while listener.connection is None:
+            assert time.monotonic() < deadline, "the listener never connected"
+            time.sleep(0.05)
+        with socket.socket(fileno=os.dup(listener.connection.pgconn.socket)) as sock:
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+            idle = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
+            probes = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT)
+            interval = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL)
+            assert idle + probes * interval <= DEAD_PEER_SECONDS
+            user_timeout_ms = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
+            assert 0 < user_timeout_ms <= DEAD_PEER_SECONDS * 1000
+    finally:
+        listener.stop()
