@@ -2,8 +2,8 @@
 or refused before they touch the database.
 
 A list request whose page is kept (projections/page_cache.py) needs no query at all, yet a
-synchronous handler still paid a hop to a worker thread and back, which cost more than the rest
-of the read. Under `from_memory()`, every place a read would query calls `need_query()` first
+synchronous handler still paid a hop to a worker thread and back, the largest single cost of
+such a read. Under `from_memory()`, every place a read would query calls `need_query()` first
 and raises `NotInMemory` instead; the caller then runs the same read again in a thread. Reads
 only: nothing may have been changed before the refusal.
 """
