@@ -21,11 +21,13 @@ from infra.eventstore import plain_postgres_url
 
 log = structlog.get_logger("bitstride.listen")
 RECONNECT_SECONDS = 1.0
-# libpq's keepalive settings: probe after 5 s of silence, every 2 s, give up after 3 misses;
+# Probe after IDLE_SECONDS of silence, every PROBE_SECONDS, give up after PROBES misses;
 # unacknowledged data is given up on after as long.
-KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
-              "keepalives_count": 3, "tcp_user_timeout": 11_000}
-DEAD_PEER_SECONDS = 5 + 2 * 3
+IDLE_SECONDS, PROBE_SECONDS, PROBES = 5, 2, 3
+DEAD_PEER_SECONDS = IDLE_SECONDS + PROBE_SECONDS * PROBES
+KEEPALIVES: dict[str, Any] = {  # libpq's connection parameters
+    "keepalives": 1, "keepalives_idle": IDLE_SECONDS, "keepalives_interval": PROBE_SECONDS,
+    "keepalives_count": PROBES, "tcp_user_timeout": DEAD_PEER_SECONDS * 1000}
 
 
 class PgListener:
