@@ -26,6 +26,9 @@ class Settings:
     mode: RuntimeMode = "full"
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
+    # Threads per HTTP server process for synchronous handlers: a command mostly waits (group
+    # commit, read-your-writes), so the loop's default pool (cores + 4) queued 32 clients.
+    http_threads: int = 32
     data_dir: Path = Path("var")
     database_url: str | None = None
     database_schema: str = "bitstride"
@@ -184,6 +187,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mode=_choice(env, "BITSTRIDE_MODE", "full", ("full", "gateway")),  # type: ignore[arg-type]
         log_format=_choice(env, "LOG_FORMAT", "console", ("console", "json")),  # type: ignore[arg-type]
         log_level=_choice(env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+        http_threads=_positive(_int(env, "HTTP_THREADS", 32), "HTTP_THREADS"),
         data_dir=Path(env.get("BITSTRIDE_DATA_DIR") or "var"),
         database_url=_optional(env, "DATABASE_URL"),
         database_schema=env.get("DATABASE_SCHEMA") or "bitstride",

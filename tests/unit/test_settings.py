@@ -20,8 +20,10 @@ def test_defaults_are_the_embedded_ones() -> None:
 
 def test_values_are_parsed_and_typed() -> None:
     settings = load_settings({"BITSTRIDE_PORT": "9000", "BITSTRIDE_MODE": "gateway",
-                              "READ_YOUR_WRITES_TIMEOUT_SECONDS": "0.5", "LOG_FORMAT": "json"})
+                              "READ_YOUR_WRITES_TIMEOUT_SECONDS": "0.5", "LOG_FORMAT": "json",
+                              "HTTP_THREADS": "8"})
     assert (settings.port, settings.mode, settings.log_format) == (9000, "gateway", "json")
+    assert settings.http_threads == 8
     assert settings.read_your_writes_timeout_seconds == 0.5
 
 
@@ -30,6 +32,7 @@ def test_values_are_parsed_and_typed() -> None:
     ("READY_MAX_LAG", "1.5", "READY_MAX_LAG must be an integer"),
     ("READ_YOUR_WRITES_TIMEOUT_SECONDS", "soon", "must be a number"),
     ("BITSTRIDE_MODE", "half", "BITSTRIDE_MODE must be one of full, gateway"),
+    ("HTTP_THREADS", "0", "HTTP_THREADS must be greater than 0"),
 ])
 def test_a_bad_value_names_the_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
