@@ -76,8 +76,8 @@ from projections.serving.queries import DeploymentQueries
 from projections.serving.usage import ActiveDeployments, ModelUsers
 from projections.signal import LogSignals, TrackingSignals
 from projections.supervisor import ProjectionSupervisor
+from projections.tenancy.projection import ORGANIZATION_STATES, TenancyProjection, TenancyView
 from projections.tenancy.projection import PROJECTION_NAME as TENANCY
-from projections.tenancy.projection import TenancyProjection, TenancyView
 from projections.tenancy.queries import TenancyQueries
 from projections.tracking import TRACKING_CHANNEL, SqlTrackingRecorder
 from projections.training.projection import PROJECTION_NAME as TRAINING
@@ -162,10 +162,11 @@ class ControlPlane:
         self.deployment_queries = DeploymentQueries(self.query_engine, self.generations,
                                                     pages=self._pages(DEPLOYMENTS))
         self.usage_queries = UsageQueries(self.query_engine, self.generations)
-        # Only the tenancy projection writes organizations' states: other projections'
-        # commits (usage, ten a second under gateway load) leave the cache alone.
+        # Only a commit that changed an organization's state moves the cache on: other
+        # commits (every project created, usage ten times a second) leave it alone.
         self.organization_states = OrganizationStates(
-            self.queries.organization_state, changes=self.tracking_signal.watch(TENANCY))
+            self.queries.organization_state,
+            changes=self.tracking_signal.watch(ORGANIZATION_STATES))
         self.invoice_queries = InvoiceQueries(self.query_engine, self.generations)
         # Unfinished jobs hold on to the datasets and models they train from; deployments that
         # are not stopped, to the models they serve.

@@ -115,21 +115,35 @@ class SqlTrackingRecorder(TrackingRecorder):
             return
         with self.engine.begin() as conn:
             self._local.conn, self._local.announced, self._local.advanced = conn, False, None
+            self._local.topics = []
             try:
                 yield conn
                 if not self._local.announced:
                     self._announce(conn)
             finally:
                 self._local.conn = None
+        for topic in self._local.topics:  # before the position, as Postgres delivers them
+            self.signal.notify(topic)
         advanced: Tracking | None = self._local.advanced
         self.signal.notify(self.tracker if advanced is None else position_payload(
             self.tracker, advanced.application_name, advanced.notification_id))
 
+    def announce_topic(self, conn: Connection, topic: str) -> None:
+        """Tell the watchers of `topic` (a kind of change, not a projection) that the current
+        transaction made one: on commit, before its position, in this process and by NOTIFY.
+        Caches that only a rare change invalidates watch a topic instead of every commit."""
+        self._notify(conn, topic)
+        self._local.topics.append(topic)
+
     def _announce(self, conn: Connection) -> None:
         """Tell waiters in other processes (Postgres delivers it on commit)."""
+        self._notify(conn, self.tracker)
+
+    @staticmethod
+    def _notify(conn: Connection, payload: str) -> None:
         if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_notify(:channel, :tracker)"),
-                         {"channel": TRACKING_CHANNEL, "tracker": self.tracker})
+            conn.execute(text("SELECT pg_notify(:channel, :payload)"),
+                         {"channel": TRACKING_CHANNEL, "payload": payload})
 
     # -- TrackingRecorder -----------------------------------------------------------------
 

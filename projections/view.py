@@ -41,12 +41,16 @@ class SqlView(SqlTrackingRecorder):
         """A process manager's position: at the batch's end inside one, otherwise now."""
         self.record(tracking)
 
-    def record(self, tracking: Tracking, write: Callable[[Connection], None] | None = None) -> None:
-        """Apply one event's writes and advance the position (now, or at the batch's end)."""
+    def record(self, tracking: Tracking, write: Callable[[Connection], None] | None = None,
+               *, topic: str | None = None) -> None:
+        """Apply one event's writes and advance the position (now, or at the batch's end);
+        a `topic` is announced when they commit (`announce_topic`)."""
         in_batch = getattr(self._local, "conn", None) is not None
         with self.transaction() as conn:
             if write is not None:
                 write(conn)
+            if topic is not None:
+                self.announce_topic(conn, topic)
             if in_batch:
                 self._local.pending = tracking
             else:

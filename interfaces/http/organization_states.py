@@ -1,10 +1,12 @@
 """Organizations' states (active, deleted), as every authenticated request checks them.
 
 Read from the tenancy read model in a worker thread and kept briefly: a request pays for no
-query while nothing was projected since. An entry lasts until the next commit of the tenancy
-projection this process hears (its own, or another process's by NOTIFY; `changes` is that
-projection's watch signal) and at most `ttl` seconds, so a deleted organization is refused as
-soon as its deletion is projected, as before the cache.
+query while no organization's state changed. An entry lasts until the tenancy projection
+next commits a change of state that this process hears (its own commit, or another process's
+by NOTIFY; `changes` is the watch signal of that topic, `ORGANIZATION_STATES`) and at most
+`ttl` seconds, so a deleted organization is refused as soon as its deletion is projected, as
+before the cache. Under a write load the tenancy projection commits at every request: moving
+on at each of its commits, the cache missed on every write (a query and a thread hop each).
 """
 
 from __future__ import annotations

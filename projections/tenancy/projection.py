@@ -17,6 +17,10 @@ from projections.tenancy.tables import tenancy_tables
 from projections.view import SqlView, unix
 
 PROJECTION_NAME = "tenancy"
+# Announced when an organization's state changes (`SqlTrackingRecorder.announce_topic`): every
+# authenticated request checks that state, and its cache would otherwise move on at every
+# commit of this projection, which under a write load is every request.
+ORGANIZATION_STATES = "tenancy.organization-states"
 
 
 class TenancyView(SqlView):
@@ -59,7 +63,8 @@ class TenancyProjection(Projection[TenancyView]):
             conn.execute(update(projects).where(projects.c.org_id == event.originator_id.hex)
                          .values(state="deleted"))
 
-        self._change_org(event, tracking, then=hide_projects, state="deleted")
+        self._change_org(event, tracking, then=hide_projects, topic=ORGANIZATION_STATES,
+                         state="deleted")
 
     @process_event.register
     def _project_created(self, event: Project.Created, tracking: Tracking) -> None:
@@ -81,7 +86,7 @@ class TenancyProjection(Projection[TenancyView]):
         self._change_project(event, tracking, state="deleted")
 
     def _change_org(self, event: Any, tracking: Tracking, then: Any = None,
-                    **values: Any) -> None:
+                    topic: str | None = None, **values: Any) -> None:
         table = self.view.tables.organizations
 
         def write(conn: Connection) -> None:
@@ -90,7 +95,7 @@ class TenancyProjection(Projection[TenancyView]):
             if then is not None:
                 then(conn)
 
-        self.view.record(tracking, write)
+        self.view.record(tracking, write, topic=topic)
 
     def _change_project(self, event: Any, tracking: Tracking, **values: Any) -> None:
         table = self.view.tables.projects

@@ -5,6 +5,7 @@ Runs on embedded SQLite and on fresh Postgres schemas, with the worker's live ru
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import uuid
@@ -20,7 +21,7 @@ from domain.shared.cause import Cause
 from infra.settings import Settings
 from interfaces.control_plane import ControlPlane
 from interfaces.worker import rebuild
-from projections.tenancy.projection import PROJECTION_NAME
+from projections.tenancy.projection import ORGANIZATION_STATES, PROJECTION_NAME
 from projections.tenancy.tables import tenancy_tables
 from projections.tracking import SqlTrackingRecorder
 
@@ -326,3 +327,25 @@ def test_limit_and_has_more_at_the_edges(live_plane: ControlPlane) -> None:
     other = driver.open_org()
     foreign = driver.create_project(other).hex
     assert queries.projects(org.id.hex, after=foreign, limit=10) == ([], False)
+
+
+def test_the_organization_state_cache_moves_on_only_when_a_state_changes(
+        live_plane: ControlPlane) -> None:
+    """Every authenticated request checks its organization's state from a cache. A project
+    created leaves it alone; a deletion moves it on before the deleting request's
+    read-your-writes answers, so the very next request is refused."""
+    plane, driver = live_plane, Driver(live_plane, seed=1)
+    org = driver.open_org()
+    watcher = plane.tracking_signal.watch(ORGANIZATION_STATES)
+    seen = watcher.generation()
+
+    def state() -> str | None:
+        return asyncio.run(plane.organization_states.state(org.id.hex))
+
+    assert state() == "active"
+    driver.create_project(org)
+    driver.create_project(org)
+    assert watcher.generation() == seen
+    driver.delete_org(org)
+    assert watcher.generation() > seen
+    assert state() == "deleted"

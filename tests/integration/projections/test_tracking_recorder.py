@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 
 from infra.database import read_model_engine
+from projections.signal import position_payload
 from projections.tracking import SqlTrackingRecorder
 from projections.view import SqlView
 from tests.conftest import TEST_DATABASE_URL
@@ -225,3 +226,37 @@ def test_a_batch_repeating_an_applied_position_is_refused_whole(
 
     assert rows(engine, items) == [(1, "event 1"), (2, "event 2")]
     assert view.max_tracking_id(APP) == 2
+
+
+class Heard:
+    """A signal that keeps what each notify announced, in order."""
+
+    def __init__(self) -> None:
+        self.payloads: list[object] = []
+
+    def notify(self, payload: object = None, *_: object) -> None:
+        self.payloads.append(payload)
+
+
+def test_a_topic_is_announced_on_commit_before_the_position(engine: Engine,
+                                                            items: Table) -> None:
+    """What the organization-state cache relies on: woken by the topic before any
+    read-your-writes waiter is woken by the position, and only when the rows committed."""
+    heard = Heard()
+    view = SqlView(engine, "topical", heard)  # type: ignore[arg-type]  # duck-typed signal
+    with view.batch():
+        view.record(Tracking(APP, 1), writer(items, 1))
+        view.record(Tracking(APP, 2), writer(items, 2), topic="states")
+        assert heard.payloads == []
+    assert heard.payloads == ["states", position_payload("topical", APP, 2)]
+
+    heard.payloads.clear()
+    view.record(Tracking(APP, 3), writer(items, 3))  # a commit without a topic
+    assert heard.payloads == [position_payload("topical", APP, 3)]
+
+    heard.payloads.clear()
+    with pytest.raises(LookupError), view.batch():
+        view.record(Tracking(APP, 4), writer(items, 4), topic="states")
+        raise LookupError  # a handler failed: the batch rolls back
+    assert heard.payloads == []  # nothing announced
+    assert view.max_tracking_id(APP) == 3

@@ -1,4 +1,4 @@
-"""The organization-state cache: no query while nothing was projected, fresh after a commit."""
+"""The organization-state cache: no query while no state changed, fresh after a change."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 from interfaces.http.organization_states import OrganizationStates
 from projections.signal import ChangeSignal, TrackingSignals
+from projections.tenancy.projection import ORGANIZATION_STATES
 
 pytestmark = pytest.mark.anyio
 
@@ -45,16 +46,22 @@ async def test_a_state_expires_after_its_ttl_without_any_commit() -> None:
     assert lookups.calls == 2
 
 
-async def test_only_commits_of_the_tenancy_projection_move_the_cache_on() -> None:
-    """As the control plane wires it: other projections' commits (usage, ten a second under
-    gateway load) cost no lookup; a tenancy commit does."""
+async def test_only_a_change_of_state_moves_the_cache_on() -> None:
+    """As the control plane wires it: commits of the tenancy projection that change no
+    organization's state (a project created, at every write) and other projections' commits
+    (usage, ten a second under gateway load) cost no lookup; a change of state does."""
     lookups, signals, now = Lookups(), TrackingSignals(), [0.0]
-    states = OrganizationStates(lookups, changes=signals.watch("tenancy"), ttl=60.0,
+    states = OrganizationStates(lookups, changes=signals.watch(ORGANIZATION_STATES), ttl=60.0,
                                 clock=lambda: now[0])
     await states.state("o1")
     signals.notify("usage@1\tUsage\t41")
     signals.notify("audit-Tenancy@1")
+    signals.notify("tenancy@1\tTenancy\t7")
     assert await states.state("o1") == "active" and lookups.calls == 1
     lookups.state = "deleted"
-    signals.notify("tenancy@1\tTenancy\t7")
+    signals.notify(ORGANIZATION_STATES)
+    signals.notify("tenancy@1\tTenancy\t8")
     assert await states.state("o1") == "deleted" and lookups.calls == 2
+    signals.notify(None)  # a listener reconnected and may have missed a change
+    await states.state("o1")
+    assert lookups.calls == 3
