@@ -14,10 +14,11 @@ from bench.stats import median
 TITLE = "1. Write path"
 METHOD = """
 `wrk` runs {clients} keep-alive clients against `bitstride serve --mode full` (one uvicorn
-process, uvloop + httptools) with `bitstride worker` and `bitstride auth serve` beside it: the
-production shape, on Postgres and Redis. Each request is a full command: API-key auth (cached
-introspection), `Tenancy.create_project` (two events appended in one transaction: the project
-and its name claim), then read-your-writes (the answer waits until the worker's tenancy
+process, uvloop + httptools, commands on its 32 handler threads, `HTTP_THREADS`) with
+`bitstride worker` and `bitstride auth serve` beside it: the production shape, on Postgres
+and Redis. Each request is a full command: API-key auth (cached introspection),
+`Tenancy.create_project` (two events appended in one transaction: the project and its name
+claim), then read-your-writes (the answer waits until the worker's tenancy
 projection has committed the position), 201 with the project. The baseline is `pgbench -c
 {clients} -j 2` on the same server with a script of one `INSERT` of a row as large as the
 median stored project event (autocommit: insert + commit per transaction). Rounds alternate:
