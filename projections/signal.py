@@ -40,8 +40,10 @@ class TrackingSignals(ChangeSignal):
     projection (`deployments@2` is projection `deployments`), the watchers first; a commit
     of unknown origin (no tracker) wakes every watcher. The gateway's routing table watches
     only the deployments and models projections: woken by every commit, it reloaded its
-    routes up to 50 times a second under an unrelated write load. The organization-state
-    cache watches only the tenancy projection.
+    routes up to 50 times a second under an unrelated write load. A topic a commit announced
+    (`SqlTrackingRecorder.announce_topic`) is notified and watched the same way, by its name:
+    the organization-state cache watches only `ORGANIZATION_STATES`, which the tenancy
+    projection announces when an organization's state changes.
 
     A commit announced with its position (`position_payload`) is remembered before anyone
     wakes, so read-your-writes waiters can read positions from `pushed` instead of the table:
