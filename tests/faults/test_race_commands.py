@@ -52,7 +52,7 @@ DEPLOYMENT_BODIES: list[dict[str, Any]] = [
     {"min_replicas": 1, "max_replicas": 3}, {"min_replicas": 2, "max_replicas": 4},
     {"desired_state": "running", "min_replicas": 1, "max_replicas": 2}]
 IF_MATCH_EVERY = 10  # every tenth PUT names the created version in If-Match
-CONTROLLER_PAUSE_SECONDS = 0.02
+WORKER_PAUSE_SECONDS = 0.02  # a real controller or executor pauses between writes
 
 
 def worker_app(cls: type[BitstrideApplication], settings: Settings) -> Any:
@@ -95,11 +95,14 @@ def play_controller(serving: DeploymentService, target: UUID, done: threading.Ev
         serving.replica_ready(target, replica, "http://127.0.0.1:9/v1", at,
                               cause(f"{number}-ready"))
         serving.replica_stopped(target, replica, at, cause(f"{number}-stopped"))
-        done.wait(CONTROLLER_PAUSE_SECONDS)
+        done.wait(WORKER_PAUSE_SECONDS)
 
 
 def play_executor(training: TrainingService, target: UUID, done: threading.Event) -> None:
-    """Progress reports until a cancel is asked, then the acknowledgement."""
+    """Progress reports until a cancel is asked, then the acknowledgement.
+
+    Reports are paused as a real executor's steps are; in a tight loop the executor won
+    every version race on a slow machine and all fifty cancels answered 409 `conflict`."""
     for seq in itertools.count(1):
         job = training.report(target, seq=seq, step=seq, metrics={"train_loss": 1.0 / seq},
                               at=time.time(), cause=cause(f"report-{seq}")).aggregate
@@ -108,6 +111,7 @@ def play_executor(training: TrainingService, target: UUID, done: threading.Event
                                         cause=cause(f"ack-{seq + 1}"))
             return
         assert not done.is_set() or seq < 1_000, f"no cancel seen: {job.status}"
+        done.wait(WORKER_PAUSE_SECONDS)
 
 
 async def race(requests: list[Callable[[], Any]], worker: Callable[[threading.Event], None]
