@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 
-from projections.write_buffer import write
+from projections.write_buffer import write, write_counter
 
 
 def _insert(dialect: str, table: Table, columns: tuple[str, ...]) -> Any:
@@ -46,5 +46,5 @@ def upsert(conn: Connection, table: Table, values: Mapping[str, Any],
 def insert_or_add(conn: Connection, table: Table, values: Mapping[str, Any],
                   keys: Sequence[str], add: Sequence[str]) -> None:
     """Insert a row, or add its `add` columns to the existing row's (a counter upsert)."""
-    write(conn, _insert_or_add(conn.dialect.name, table, tuple(values), tuple(keys), tuple(add)),
-          values)
+    write_counter(conn, _insert_or_add(conn.dialect.name, table, tuple(values), tuple(keys),
+                                       tuple(add)), values, keys, add)

@@ -62,11 +62,30 @@ def test_consecutive_rows_of_one_statement_go_out_together(engine: Engine) -> No
 
 
 def test_a_counter_touched_twice_in_one_batch_adds_both(engine: Engine) -> None:
+    with engine.begin() as conn:
+        insert_or_add(conn, counters, {"key": "tokens", "total": 10}, ["key"], ["total"])
+    log = StatementLog(engine)
     with engine.begin() as conn, buffered(conn):
         for amount in (1, 2, 3):
             insert_or_add(conn, counters, {"key": "tokens", "total": amount}, ["key"], ["total"])
+    assert log.calls == [("INSERT", 1)]  # one row for the counter, carrying the sum
     with engine.connect() as conn:
-        assert conn.execute(select(counters.c.total)).scalar() == 6
+        assert conn.execute(select(counters.c.total)).scalar() == 16
+
+
+def test_counters_are_summed_by_key_and_anew_after_a_flush(engine: Engine) -> None:
+    log = StatementLog(engine)
+    with engine.begin() as conn, buffered(conn):
+        for key in ("a", "b", "a", "c", "b", "a"):
+            insert_or_add(conn, counters, {"key": key, "total": 1}, ["key"], ["total"])
+        # A read sends what is queued; what comes after it adds to the rows written.
+        assert conn.execute(select(counters.c.total).where(counters.c.key == "a")).scalar() == 3
+        for key in ("a", "d", "a"):
+            insert_or_add(conn, counters, {"key": key, "total": 5}, ["key"], ["total"])
+    assert log.calls == [("INSERT", 3), ("SELECT", 1), ("INSERT", 2)]
+    with engine.connect() as conn:
+        assert dict(conn.execute(select(counters.c.key, counters.c.total)).all()) == {
+            "a": 13, "b": 2, "c": 1, "d": 5}
 
 
 def test_any_other_statement_sees_the_queued_rows_first(engine: Engine) -> None:
@@ -104,7 +123,7 @@ def test_rows_of_two_tables_written_in_turn_go_out_a_table_at_a_time(engine: Eng
             upsert(conn, labels, {"key": f"k{number}", "label": "x"}, ["key"])
             insert_or_add(conn, counters, {"key": "events", "total": 1}, ["key"], ["total"])
         upsert(conn, labels, {"key": "k0", "label": "last"}, ["key"])  # same table: in order
-    assert log.calls == [("INSERT", 11), ("INSERT", 10)]
+    assert log.calls == [("INSERT", 11), ("INSERT", 1)]  # the counter's ten events summed
     with engine.connect() as conn:
         assert conn.execute(select(counters.c.total)).scalar() == 10
         assert conn.execute(select(labels.c.label).where(labels.c.key == "k0")).scalar() == "last"
