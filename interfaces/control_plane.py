@@ -112,7 +112,11 @@ class ControlPlane:
     """Everything a control-plane process needs, built once and closed once."""
 
     # The composition root: one statement per part is its point.
-    def __init__(self, settings: Settings, *, embedded_auth: bool | None = None) -> None:
+    def __init__(self, settings: Settings, *, embedded_auth: bool | None = None,
+                 usage_writer_process: bool = False) -> None:
+        """`usage_writer_process`: the gateway's usage is written by a process of its own
+        (infra/gateway/usage_writer.py): what `bitstride serve` asks for on Postgres."""
+        self._usage_writer_process = usage_writer_process
         # Processes starting together take turns creating their tables (setup_lock's doc).
         with setup_lock(settings.database_url):
             self._build(settings, embedded_auth)
@@ -221,7 +225,8 @@ class ControlPlane:
         """The inference gateway's parts: usage metering, rate limits, and the routing table
         (its refresh thread starts with the HTTP app, in both modes)."""
         self.usage_meter, self.request_limiter = build_gateway_accounting(
-            self.settings, self.usage, registry=self.metrics.registry)
+            self.settings, self.usage, registry=self.metrics.registry,
+            writer_process=self._usage_writer_process)
         self.routing = RoutingTable(self.deployment_queries, self.model_queries,
                                     self.tracking_signal.watch(DEPLOYMENTS, MODELS))
 

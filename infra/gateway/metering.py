@@ -12,6 +12,8 @@ I/O, no exception. A background thread writes the buffer with `UsageService.reco
 one transaction per batch of at most `GATEWAY_USAGE_BATCH` records (default 500), as soon as
 that many wait, and otherwise every `GATEWAY_USAGE_FLUSH_SECONDS` (default 0.1 s). Redis is
 not on this path: a Redis outage loses no usage.
+`bitstride serve` on Postgres runs this meter in a process of its own, off the gateway's GIL
+(usage_writer.py); its losses on a crash are described there.
 
 **Why 0.1 s.** The flush holds the GIL while it maps and inserts, and the request loop waits
 for it. One flush a second at 200 requests/s was a 25 ms burst in which every request slowed

@@ -69,7 +69,7 @@ def serve(ctx: click.Context, mode: str, host: str, port: int) -> None:
     from interfaces.http.app import as_asgi, create_control_plane_app
 
     settings = _settings(ctx).with_overrides(host=host, port=port, mode=mode)
-    plane = build_plane(settings)
+    plane = build_plane(settings, usage_writer_process=True)
     plane.start_listening()
     if mode == "gateway":
         favour_the_loop()

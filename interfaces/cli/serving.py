@@ -108,12 +108,14 @@ def announce(settings: Settings, host: str, port: int, what: str) -> None:
                if not settings.database_url else "  Data:    Postgres (DATABASE_URL)")
 
 
-def build_plane(settings: Settings, *, embedded_auth: bool | None = None) -> Any:
+def build_plane(settings: Settings, *, embedded_auth: bool | None = None,
+                usage_writer_process: bool = False) -> Any:
     """The composition root, or one clear line (not a traceback) when a setting is wrong."""
     from infra.settings import SettingsError
     from interfaces.control_plane import ControlPlane
 
     try:
-        return ControlPlane(settings, embedded_auth=embedded_auth)
+        return ControlPlane(settings, embedded_auth=embedded_auth,
+                            usage_writer_process=usage_writer_process)
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
