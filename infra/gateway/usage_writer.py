@@ -2,9 +2,9 @@
 
 **Why.** Writing usage is CPU-bound (eventsourcing's mapping and insert: some 100 us a record
 alone, 250 us beside a busy request loop), and a thread of the gateway's process holds the
-GIL while it does it: the request loop waits. At 200 requests/s, interleaved on the `make
-bench` machine, the gateway's added latency was p50 +1.1 to +1.6 ms and p99 +8 to +42 ms with
-the meter in a thread, and p50 +0.7 to +1.0 ms and p99 +1.4 to +2.4 ms with it here.
+GIL while it does it: the request loop waits. `make bench` (BENCH_ONLY=gateway, alternated
+runs on one machine, medians of three rounds at 200 requests/s): the gateway's added latency
+went from p50 +1.23 ms and p99 +7.5 ms with the meter in a thread to +1.04 ms and +5.6 ms.
 
 **Path.** `record()` appends the request's `InferenceUsage` to a deque and returns (no I/O, no
 pickling on the loop). A sender thread passes what has queued, every SEND_SECONDS, through a
