@@ -31,10 +31,13 @@ from domain.shared.errors import (
     ValidationFailedError,
     VersionMismatchError,
 )
+from interfaces.http.bounded_request import ClientDisconnectedError
 from interfaces.http.request_id import request_id_of
 from projections.unavailable import UNAVAILABLE_ERRORS, database_unavailable
 
 log = structlog.get_logger("bitstride.http")
+
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client that left first
 
 
 class ErrorDetail(msgspec.Struct, omit_defaults=True):
@@ -180,6 +183,14 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
                     f"The server failed to handle this request (request id {rid}).")
 
 
+def client_disconnected_handler(request: Request[Any, Any, Any],
+                                _exc: ClientDisconnectedError) -> Response[Any]:
+    """Nobody reads this answer: the status is for the metrics and the log (nginx's 499)."""
+    log.info("client_disconnected", path=request.url.path, method=request.method)
+    return envelope(request, CLIENT_CLOSED_REQUEST, "client_closed_request",
+                    "The client closed the connection before its request arrived.")
+
+
 def storage_error_handler(request: Request[Any, Any, Any], exc: StorageError) -> Response[Any]:
     if isinstance(exc, TooLargeError):
         return envelope(request, 413, "request_too_large", str(exc))
@@ -208,6 +219,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     redis.RedisError: redis_error_handler,
     **dict.fromkeys(UNAVAILABLE_ERRORS, database_error_handler),
     StorageError: storage_error_handler,
+    ClientDisconnectedError: client_disconnected_handler,
     DomainError: domain_error_handler,
     ApiError: api_error_handler,
     HTTPException: http_error_handler,

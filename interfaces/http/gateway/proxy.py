@@ -50,7 +50,7 @@ from domain.shared.ids import format_id
 from infra.metrics import Metrics
 from infra.settings import RuntimeMode, Settings
 from interfaces.http.bearer import BEARER_CHALLENGE, bearer_token
-from interfaces.http.errors import ApiError
+from interfaces.http.errors import CLIENT_CLOSED_REQUEST, ApiError
 from interfaces.http.gateway.requests import (
     Endpoint,
     completion_budget,
@@ -80,7 +80,6 @@ MAX_ATTEMPTS = 3
 QUEUE_CHUNKS = 64  # upstream reads buffered ahead of a slow client (then the pump waits)
 KEEPALIVE = b": keep-alive\n\n"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-CLIENT_CLOSED = 499  # nginx's code for "the client closed the request"
 _END = object()
 
 
@@ -477,7 +476,7 @@ class _Relay:
             with contextlib.suppress(BaseException):
                 await self.pump
         await self.response.aclose()
-        exchange.status = self.outcome if self.outcome is not None else CLIENT_CLOSED
+        exchange.status = self.outcome if self.outcome is not None else CLIENT_CLOSED_REQUEST
         exchange.content_chunks = self.tap.content_chunks
         exchange.counts = usage_counts(self.tap.usage)
         await self.gateway.finish(exchange)
