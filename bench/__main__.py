@@ -90,7 +90,7 @@ def _measure(config: BenchConfig, workdir: Path) -> tuple[list[Section], list[tu
             context = BenchContext(config, workdir, deployment, api_url, key)
             sections, lag = _http_pairs(context)
             deployment.stop("api")
-            deployment.stop("worker")
+            deployment.stop_workers()
             sections += _in_process_pairs(context, lag)
         finally:
             deployment.close()

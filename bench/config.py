@@ -29,6 +29,7 @@ class BenchConfig:
     note: str = ""                # BENCH_NOTE: a line printed in bold at the top
     output: str = "BENCHMARKS.md"  # BENCH_OUTPUT
     only: str = ""                # BENCH_ONLY: comma-separated pair names, empty for all
+    own_worker: str = ""          # BENCH_OWN_WORKER: projections given a worker of their own
 
     @classmethod
     def from_env(cls) -> BenchConfig:
@@ -50,7 +51,8 @@ class BenchConfig:
                 ("BENCH_CONCURRENCY", str(self.concurrency)), ("BENCH_RATE", f"{self.rate:g}"),
                 ("BENCH_JOB_EVENTS", str(self.job_events)),
                 ("BENCH_DATASET_MB", f"{self.dataset_mb:g}"),
-                ("BENCH_MAX_TOKENS", str(self.max_tokens))]
+                ("BENCH_MAX_TOKENS", str(self.max_tokens)),
+                *([("BENCH_OWN_WORKER", self.own_worker)] if self.own_worker else [])]
 
     def wants(self, pair: str) -> bool:
         chosen = {name.strip() for name in self.only.split(",") if name.strip()}

@@ -61,7 +61,17 @@ class Deployment:
             .wait_http(f"{self.auth_url}/health")
 
     def start_worker(self) -> None:
-        self.start("worker", "worker").wait_output("worker running")
+        """One worker, or with BENCH_OWN_WORKER two: one running the named projections, the
+        other everything else (`bitstride worker --only/--except`)."""
+        own = self.config.own_worker
+        if own:
+            self.start("own-worker", "worker", "--only", own).wait_output("worker running")
+        self.start("worker", "worker", *(["--except", own] if own else [])) \
+            .wait_output("worker running")
+
+    def stop_workers(self) -> None:
+        self.stop("own-worker")
+        self.stop("worker")
 
     def start_api(self, name: str = "api", mode: str = "full") -> str:
         url = f"http://127.0.0.1:{free_port()}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
@@ -379,12 +379,15 @@ class ControlPlane:
                 self.identity_reader = AuthLogReader(env=identity_env(self.settings))
         return self.identity_reader
 
-    def start_workers(self) -> None:
+    def start_workers(self, selected: Callable[[str], bool] = lambda _name: True) -> None:
+        """The projections and process managers whose names are `selected` (all by default:
+        `bitstride worker --only/--except` splits them between processes)."""
         from interfaces.worker import process_manager_runners
 
         with setup_lock(self.settings.database_url):  # read-model and tracking tables
-            self.read_models.start()
-            self.process_managers = process_manager_runners(self)
+            self.read_models.start(selected)
+            self.process_managers = [runner for runner in process_manager_runners(self)
+                                     if selected(runner.name)]
         for runner in self.process_managers:
             runner.start()
 

@@ -133,9 +133,10 @@ class ReadModels:
 
     # -- running ----------------------------------------------------------------------------
 
-    def start(self) -> None:
-        for supervisor in self.supervisors.values():
-            supervisor.start()
+    def start(self, selected: Callable[[str], bool] = lambda _name: True) -> None:
+        for name, supervisor in self.supervisors.items():
+            if selected(name):
+                supervisor.start()
 
     def stop(self) -> None:
         """Every runner is asked first, then awaited: a stop takes the slowest, not the sum."""

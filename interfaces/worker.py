@@ -36,6 +36,28 @@ ORGANIZATION_CLOSURE = "organization-closure"
 TRAINING_SCHEDULER = "training-scheduler"
 DEPLOYMENT_CONTROLLER = "deployment-controller"
 BILLING_CLOSE = "billing-close"
+PROCESS_MANAGERS = (PERSONAL_ORGANIZATIONS, DATASET_VALIDATION, ORGANIZATION_CLOSURE,
+                    TRAINING_SCHEDULER, DEPLOYMENT_CONTROLLER, BILLING_CLOSE)
+
+
+def worker_selection(plane: ControlPlane, only: str | None,
+                     excluded: str | None) -> Callable[[str], bool]:
+    """Which projections and process managers a worker runs, from `--only` and `--except`
+    (comma-separated names; neither: all). Each runs in one process at a time whatever the
+    split (its lock), so overlapping workers are safe; one that no worker runs stands still.
+    Raises ValueError naming the known names when a name is not one of them."""
+    known = [*plane.read_models.supervisors, *PROCESS_MANAGERS]
+    chosen, dropped = _names(only, known), _names(excluded, known)
+    return lambda name: (not chosen or name in chosen) and name not in dropped
+
+
+def _names(listed: str | None, known: list[str]) -> set[str]:
+    names = {name.strip() for name in (listed or "").split(",") if name.strip()}
+    unknown = sorted(names - set(known))
+    if unknown:
+        raise ValueError(f"unknown projection or process manager {', '.join(unknown)}; "
+                         f"choose from {', '.join(known)}")
+    return names
 
 
 class ProjectedProjectDirectory:

@@ -79,13 +79,23 @@ def serve(ctx: click.Context, mode: str, host: str, port: int) -> None:
 
 
 @cli.command(help="Projections and process managers, until SIGTERM.")
+@click.option("--only", envvar="WORKER_ONLY", metavar="NAMES",
+              help="Run only these projections and process managers (comma-separated).")
+@click.option("--except", "excluded", envvar="WORKER_EXCEPT", metavar="NAMES",
+              help="Run all but these (comma-separated).")
 @click.pass_context
-def worker(ctx: click.Context) -> None:
+def worker(ctx: click.Context, only: str | None, excluded: str | None) -> None:
+    from interfaces.worker import worker_selection
 
     plane = build_plane(_settings(ctx), embedded_auth=False)
+    try:
+        selected = worker_selection(plane, only, excluded)
+    except ValueError as error:
+        plane.close()
+        raise click.ClickException(str(error)) from None
     plane.start_listening()
     freeze_startup_heap()
-    plane.start_workers()
+    plane.start_workers(selected)
     click.echo("Bitstride worker running; Ctrl-C or SIGTERM stops it.")
     try:
         wait_for_signal()
