@@ -133,8 +133,10 @@ class WriterProcessUsageMeter:
             self._pipe.close()
         self.writer.join(self._close_timeout + 5.0)
         if self.writer.is_alive():
-            log.error("usage_writer_did_not_exit", pid=self.writer.pid)
+            log.error("usage_writer_did_not_exit", pid=self.writer.pid,
+                      action="killed; the records it held are lost")
             self.writer.kill()
+            self.writer.join(RESTART_PAUSE_SECONDS)  # reaped, not left a zombie
 
     # -- the sender thread --
 

@@ -125,3 +125,20 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_a_writer_that_cannot_reach_its_store_keeps_trying_and_close_still_ends_it(
+        postgres_settings: Settings) -> None:
+    """A writer started in an outage (here: a port nothing listens on) retries its store
+    with backoff instead of exiting, and the gateway's close still ends it within bounds."""
+    unreachable = postgres_settings.with_overrides(
+        database_url="postgresql://postgres@127.0.0.1:1/postgres")
+    meter = WriterProcessUsageMeter(unreachable, close_timeout_seconds=1.0)
+    for n in range(5):
+        meter.record(request(n))
+    time.sleep(1.5)  # several attempts: 0.2, 0.4, 0.8 s apart
+    assert meter.writer.is_alive() and meter.flushed() == 0
+    started = time.monotonic()
+    meter.close()
+    assert not meter.writer.is_alive()
+    assert time.monotonic() - started < 10.0
