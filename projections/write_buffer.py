@@ -7,9 +7,9 @@ statement on that connection and at the batch's end: every read, update and the 
 position still see the rows before them.
 A rebuild spent most of its time waiting on one round trip per event before this.
 
-Counter rows (`write_counter`) are summed while queued: the events of a batch that add to the same
-counter (every usage record of a minute adds to that minute's bucket) send it one row, not
-one per event. Additions commute, so the row the batch leaves is the same.
+Counter rows (`write_counter`) are summed while queued: the events of a batch that add to
+the same counter (every usage record of a minute adds to that minute's bucket) send it one
+row, not one per event. Additions commute, so the row the batch leaves is the same.
 """
 
 from __future__ import annotations

@@ -88,29 +88,33 @@ class UsageRecorder(Protocol):
     def record(self, usage: Sequence[NewUsage], *, cause: Cause) -> int | None: ...
 
 
+# Name (a counter's without `_total`) and help of the meter's metrics: the writer process
+# (usage_writer.py) shows its counters on the gateway's registry under the same ones.
+FLUSHED_METRIC = ("bitstride_gateway_usage_records_flushed",
+                  "Usage records written to the Usage log by the gateway's meter.")
+DROPPED_METRIC = ("bitstride_gateway_usage_records_dropped",
+                  "Usage records the gateway's meter dropped (buffer_full, invalid, closed, "
+                  "shutdown).")
+FAILURES_METRIC = ("bitstride_gateway_usage_flush_failures",
+                   "Batches of usage records whose write failed (and is retried).")
+BUFFERED_METRIC = ("bitstride_gateway_usage_buffered_records",
+                   "Usage records waiting in the gateway's meter buffer.")
+
+
 class MeteringMetrics:
     """Prometheus instruments of a meter (a private registry when none is given)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         registry = registry if registry is not None else CollectorRegistry()
         self.registry = registry
-        self.flushed = Counter(
-            "bitstride_gateway_usage_records_flushed_total",
-            "Usage records written to the Usage log by the gateway's meter.", registry=registry)
-        self.dropped = Counter(
-            "bitstride_gateway_usage_records_dropped_total",
-            "Usage records the gateway's meter dropped (buffer_full, invalid, closed, shutdown).",
-            ["reason"], registry=registry)
-        self.flush_failures = Counter(
-            "bitstride_gateway_usage_flush_failures_total",
-            "Batches of usage records whose write failed (and is retried).", registry=registry)
+        self.flushed = Counter(*FLUSHED_METRIC, registry=registry)
+        self.dropped = Counter(*DROPPED_METRIC, ["reason"], registry=registry)
+        self.flush_failures = Counter(*FAILURES_METRIC, registry=registry)
         self.flush_latency = Histogram(
             "bitstride_gateway_usage_flush_duration_seconds",
             "Time to write one batch of usage records (one transaction).", registry=registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
-        self.buffered = Gauge(
-            "bitstride_gateway_usage_buffered_records",
-            "Usage records waiting in the gateway's meter buffer.", registry=registry)
+        self.buffered = Gauge(*BUFFERED_METRIC, registry=registry)
 
 
 def usage_records(usage: InferenceUsage) -> tuple[NewUsage, NewUsage]:
@@ -218,7 +222,7 @@ class BufferedUsageMeter:
         next_flush = time.monotonic() + self._flush_seconds
         while True:
             if failures:
-                self._pause(_backoff(failures, self._backoff_first))
+                self._pause(backoff(failures, self._backoff_first))
                 due = True
             else:
                 woken = self._wake.wait(max(0.0, next_flush - time.monotonic()))
@@ -293,6 +297,7 @@ class BufferedUsageMeter:
                       backlog=len(self._buffer), buffer_max=self._max)
 
 
-def _backoff(failures: int, first: float) -> float:
+def backoff(failures: int, first: float) -> float:
+    """The pause before retry number `failures`: doubling from `first`, jittered."""
     delay = min(BACKOFF_MAX_SECONDS, first * 2.0 ** min(failures - 1, 16))
     return delay * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret

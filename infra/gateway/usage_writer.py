@@ -49,9 +49,13 @@ from prometheus_client.registry import Collector
 from application.gateway.ports import InferenceUsage
 from infra.gateway.metering import (
     BACKOFF_FIRST_SECONDS,
-    BACKOFF_MAX_SECONDS,
+    BUFFERED_METRIC,
+    DROPPED_METRIC,
+    FAILURES_METRIC,
+    FLUSHED_METRIC,
     BufferedUsageMeter,
     MeteringMetrics,
+    backoff,
 )
 from infra.settings import Settings
 
@@ -224,7 +228,7 @@ def _usage_service(settings: Settings) -> Any:
                     settings.database_schema))
         except Exception as error:  # logged with its class, then retried
             failures += 1
-            pause = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2.0 ** min(failures, 16))
+            pause = backoff(failures, BACKOFF_FIRST_SECONDS)
             log.error("usage_writer_store_unavailable", error_class=type(error).__name__,
                       action=f"retrying in {pause:.1f} s")
             time.sleep(pause)
@@ -274,12 +278,11 @@ class _Mirror:
 
     def copy(self) -> None:
         value = self.registry.get_sample_value
-        self.shared[FLUSHED] = value("bitstride_gateway_usage_records_flushed_total") or 0.0
-        self.shared[FAILURES] = value("bitstride_gateway_usage_flush_failures_total") or 0.0
+        self.shared[FLUSHED] = value(f"{FLUSHED_METRIC[0]}_total") or 0.0
+        self.shared[FAILURES] = value(f"{FAILURES_METRIC[0]}_total") or 0.0
         self.shared[BUFFERED] = self.meter.buffered
         for reason, slot in DROPPED.items():
-            self.shared[slot] = value("bitstride_gateway_usage_records_dropped_total",
-                                      {"reason": reason}) or 0.0
+            self.shared[slot] = value(f"{DROPPED_METRIC[0]}_total", {"reason": reason}) or 0.0
 
 
 class _MirroredMetrics(Collector):
@@ -290,22 +293,13 @@ class _MirroredMetrics(Collector):
 
     def collect(self) -> Iterable[Any]:
         meter = self.meter
-        flushed = CounterMetricFamily(
-            "bitstride_gateway_usage_records_flushed",
-            "Usage records written to the Usage log by the gateway's meter.")
+        flushed = CounterMetricFamily(*FLUSHED_METRIC)
         flushed.add_metric([], meter.flushed())
-        failures = CounterMetricFamily(
-            "bitstride_gateway_usage_flush_failures",
-            "Batches of usage records whose write failed (and is retried).")
+        failures = CounterMetricFamily(*FAILURES_METRIC)
         failures.add_metric([], meter.flush_failures())
-        dropped = CounterMetricFamily(
-            "bitstride_gateway_usage_records_dropped",
-            "Usage records the gateway's meter dropped (buffer_full, invalid, closed, "
-            "shutdown).", labels=["reason"])
+        dropped = CounterMetricFamily(*DROPPED_METRIC, labels=["reason"])
         for reason in DROP_REASONS:
             dropped.add_metric([reason], meter.dropped(reason))
-        buffered = GaugeMetricFamily("bitstride_gateway_usage_buffered_records",
-                                     "Usage records waiting in the gateway's meter buffer.")
+        buffered = GaugeMetricFamily(*BUFFERED_METRIC)
         buffered.add_metric([], meter.buffered)
         return [flushed, failures, dropped, buffered]
-

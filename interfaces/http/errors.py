@@ -12,6 +12,7 @@ from litestar import Request, Response
 from litestar.exceptions import (
     ClientException,
     HTTPException,
+    InternalServerException,
     MethodNotAllowedException,
     NotAuthorizedException,
     NotFoundException,
@@ -31,13 +32,14 @@ from domain.shared.errors import (
     ValidationFailedError,
     VersionMismatchError,
 )
-from interfaces.http.bounded_request import ClientDisconnectedError
 from interfaces.http.request_id import request_id_of
 from projections.unavailable import UNAVAILABLE_ERRORS, database_unavailable
 
 log = structlog.get_logger("bitstride.http")
 
 CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client that left first
+# Litestar's detail of the 500 it raises when the client leaves while the body streams in.
+DISCONNECTED = "client disconnected prematurely"
 
 
 class ErrorDetail(msgspec.Struct, omit_defaults=True):
@@ -176,6 +178,8 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, InternalServerException) and exc.detail == DISCONNECTED:
+        return client_disconnected(request)
     log.exception("unhandled_error", path=request.url.path, method=request.method,
                   error_class=type(exc).__name__)
     rid = request_id_of(request.scope)
@@ -183,9 +187,10 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
                     f"The server failed to handle this request (request id {rid}).")
 
 
-def client_disconnected_handler(request: Request[Any, Any, Any],
-                                _exc: ClientDisconnectedError) -> Response[Any]:
-    """Nobody reads this answer: the status is for the metrics and the log (nginx's 499)."""
+def client_disconnected(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The client left before its request body arrived whole. Nobody reads this answer: the
+    status is for the metrics and the log line, which is not the traceback of a server fault
+    (every impatient client, and every load generator stopping mid-round, caused one)."""
     log.info("client_disconnected", path=request.url.path, method=request.method)
     return envelope(request, CLIENT_CLOSED_REQUEST, "client_closed_request",
                     "The client closed the connection before its request arrived.")
@@ -219,7 +224,6 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     redis.RedisError: redis_error_handler,
     **dict.fromkeys(UNAVAILABLE_ERRORS, database_error_handler),
     StorageError: storage_error_handler,
-    ClientDisconnectedError: client_disconnected_handler,
     DomainError: domain_error_handler,
     ApiError: api_error_handler,
     HTTPException: http_error_handler,

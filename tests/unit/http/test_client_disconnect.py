@@ -1,5 +1,5 @@
 """A client that leaves before its body arrived is a plain log line and a 499, not a 500
-with a traceback (Litestar's own answer to it)."""
+with a traceback (what Litestar raises for it, handled in interfaces/http/errors.py)."""
 
 from __future__ import annotations
 
