@@ -10,6 +10,7 @@ from uuid import UUID
 
 import structlog
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
 
 from application.shared.outcome import F, Outcome, replayed
@@ -42,6 +43,25 @@ class CauseAsDict(Transcoding):
         return Cause(**data)
 
 
+class CollectedEvents(ProcessingEvent[UUID]):
+    """Collects an aggregate's events after a check of its class, not of a Protocol.
+
+    The library asks `isinstance(obj, DomainEventProtocol)` first: on Python 3.11 a runtime
+    Protocol check walks every member of the protocol, about 16 µs an object, most of what
+    collecting costs (a batch of usage records saves hundreds of aggregates). Anything that is
+    not an aggregate (a bare event) takes the library's path.
+    """
+
+    def collect_events(self, *objs: Any, **kwargs: Any) -> None:
+        for obj in objs:
+            if isinstance(obj, BaseAggregate):
+                self.events.extend(obj.collect_events())
+                self.aggregates[obj.id] = obj
+            elif obj is not None:
+                super().collect_events(obj)
+        self.saved_kwargs.update(kwargs)
+
+
 class BitstrideApplication(Application[UUID]):
     """Adds the shared transcodings, not-found handling and conflict retries."""
 
@@ -52,6 +72,15 @@ class BitstrideApplication(Application[UUID]):
         self.append_listeners: list[Callable[[str, int], None]] = []
         # Called with (application name, seconds) for each atomic append: the metric's source.
         self.append_timers: list[Callable[[str, float], None]] = []
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's save with `CollectedEvents` (and without its deprecated `notify`)."""
+        processing_event = CollectedEvents()
+        processing_event.collect_events(*objs, **kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return recordings
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         started = time.perf_counter()
