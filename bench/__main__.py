@@ -87,7 +87,8 @@ def _measure(config: BenchConfig, workdir: Path) -> tuple[list[Section], list[tu
             deployment.start_worker()
             api_url = deployment.start_api()
             key = sign_up_with_key(api_url)["key"]
-            context = BenchContext(config, workdir, deployment, api_url, key)
+            context = BenchContext(config, workdir, deployment, api_url, key,
+                                   postgres_pid=server.pid() if server else None)
             sections, lag = _http_pairs(context)
             deployment.stop("api")
             deployment.stop_workers()

@@ -16,3 +16,4 @@ class BenchContext:
     deployment: Deployment
     api_url: str
     api_key: str  # a key with every scope, of the organization all the writes go to
+    postgres_pid: int | None = None  # the private server's postmaster (None: a shared server)

@@ -79,6 +79,10 @@ class Deployment:
                    url.rsplit(":", 1)[1]).wait_http(f"{url}/health")
         return url
 
+    def pids(self, *names: str) -> list[int]:
+        """The pids of the named processes that were started (for CPU accounting)."""
+        return [self.processes[name].popen.pid for name in names if name in self.processes]
+
     def stop(self, name: str) -> None:
         process = self.processes.pop(name, None)
         if process is not None:

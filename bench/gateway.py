@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from bench import openloop, wrk
+from bench import cpu, openloop, wrk
 from bench.context import BenchContext
 from bench.processes import Process, free_port, python_module
 from bench.report import Row, Section, Target
@@ -31,7 +31,11 @@ answers do; latency counts from each request's scheduled start, and a request st
 after the schedule ends is counted as failed (so a server that cannot keep up shows it as
 failures and low throughput instead of stretching the round). Added latency = gateway
 percentile - direct percentile (medians over rounds). Streams: the same at the same rate with
-`"stream": true`; time to first byte of the body, which is the first SSE event. **Capacity**:
+`"stream": true`; time to first byte of the body, which is the first SSE event.
+**CPU per request**: the user + system time each process used during the plain rounds
+(bench/cpu.py, from `/proc`), over the requests answered; the gateway's child processes are
+its usage writer. During the direct rounds the gateway, its writer and the worker are idle:
+their figures there are what they cost at rest, spread over the same requests. **Capacity**:
 wrk, {clients} closed-loop clients, non-streamed. Every kind of round alternates direct,
 gateway. The upstream's own work (sampling {tokens} tokens with numpy) shares the 2 cores
 with the gateway and the load generator, so the capacity ratio is a machine-wide one.
@@ -48,7 +52,26 @@ class Side:
     ttft50: list[float] = field(default_factory=list)
     ttft99: list[float] = field(default_factory=list)
     capacity: list[float] = field(default_factory=list)
+    cpu: dict[str, list[float]] = field(default_factory=dict)  # µs per request, by process
     errors: int = 0
+
+
+GATEWAY, WRITER = "gateway process", "its usage writer"
+
+
+@dataclass(frozen=True)
+class Processes:
+    """The pids whose CPU time is counted, by group (each with its descendants)."""
+
+    gateway: int
+    groups: dict[str, list[int]]
+
+    def per_request(self, before: cpu.Snapshot, after: cpu.Snapshot,
+                    requests: int) -> dict[str, float]:
+        spent = cpu.used(before, after)
+        alone = cpu.used_by(before, after, GATEWAY, self.gateway)
+        spent = {GATEWAY: alone, WRITER: spent.pop(GATEWAY) - alone, **spent}
+        return {name: seconds / max(requests, 1) * 1e6 for name, seconds in spent.items()}
 
 
 def _deploy(context: BenchContext, upstream: str, gateway_url: str, body: bytes,
@@ -69,10 +92,15 @@ def _deploy(context: BenchContext, upstream: str, gateway_url: str, body: bytes,
 
 
 def _round(context: BenchContext, url: str, side: Side, *, body: bytes, stream_body: bytes,
-           headers: dict[str, str]) -> None:
+           headers: dict[str, str], processes: Processes) -> None:
     config = context.config
     chat = f"{url}/v1/chat/completions"
+    before = cpu.snapshot(processes.groups)
     plain = openloop.run(chat, body, headers, rate=config.rate, seconds=config.seconds)
+    spent = processes.per_request(before, cpu.snapshot(processes.groups),
+                                  len(plain.latencies()))
+    for name, micros in spent.items():
+        side.cpu.setdefault(name, []).append(micros)
     side.p50.append(percentile(plain.latencies(), 50) * 1000)
     side.p99.append(percentile(plain.latencies(), 99) * 1000)
     side.throughput.append(plain.throughput)
@@ -106,7 +134,19 @@ def _rows(context: BenchContext, ours: Side, direct: Side) -> list[Row]:
             direct.capacity, Target("ratio_at_least", 0.5), compare="ratio"),
         row(f"stream time to first byte p50 {at}", "ms", ours.ttft50, direct.ttft50, None),
         row(f"stream time to first byte p99 {at}", "ms", ours.ttft99, direct.ttft99, None),
+        *(row(f"CPU per request {at}: {name}", "µs", ours.cpu[name], direct.cpu[name], None)
+          for name in ours.cpu),
     ]
+
+
+def _processes(context: BenchContext, upstream: Process) -> Processes:
+    deployment = context.deployment
+    [gateway] = deployment.pids("gateway")
+    groups = {GATEWAY: [gateway], "worker": deployment.pids("worker", "own-worker")}
+    if context.postgres_pid is not None:
+        groups["Postgres"] = [context.postgres_pid]
+    groups["upstream"] = [upstream.popen.pid]
+    return Processes(gateway, groups)
 
 
 def run(context: BenchContext) -> Section:
@@ -125,12 +165,13 @@ def run(context: BenchContext) -> Section:
         upstream.wait_http(f"{upstream_url}/health")
         gateway_url = context.deployment.start_api("gateway", mode="gateway")
         _deploy(context, upstream_url, gateway_url, body, headers)
+        processes = _processes(context, upstream)
         ours, direct = Side(), Side()
         for _ in range(config.rounds):
             _round(context, upstream_url, direct, body=body, stream_body=stream_body,
-                   headers=headers)
+                   headers=headers, processes=processes)
             _round(context, gateway_url, ours, body=body, stream_body=stream_body,
-                   headers=headers)
+                   headers=headers, processes=processes)
     finally:
         context.deployment.stop("gateway")
         upstream.stop()

@@ -60,6 +60,10 @@ class PrivatePostgres:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.directory), "-o", options,
                   "-l", str(self.directory / "server.log"), "-w", "start")
 
+    def pid(self) -> int:
+        """The postmaster's pid: its backends are its children."""
+        return int((self.directory / "postmaster.pid").read_text().split()[0])
+
     def stop(self, mode: str = "fast") -> None:
         """`fast` ends sessions and checkpoints; `immediate` is a crash (recovery at start)."""
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.directory), "-m", mode, "-w",
