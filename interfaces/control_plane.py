@@ -408,6 +408,7 @@ class ControlPlane:
                                                                auth_log.name)
         self._listener = PgListener(str(self.settings.database_url), channels)
         self._listener.start()
+        self.log_signals.hear_every_process()
 
     def _observe_append(self, application: str, seconds: float) -> None:
         self.metrics.append_latency.labels(application=application).observe(seconds)

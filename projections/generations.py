@@ -35,11 +35,27 @@ POINTER_TTL_SECONDS = 1.0
 class GenerationRegistry:
     """Reads, proposes and switches generations; the active one is cached for a second."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.engine, self._clock = engine, clock
         self._cache: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
+        self._table: tuple[dict[str, tuple[int, int | None]], float] | None = None
+        self._table_lock = threading.Lock()
         generations_metadata.create_all(engine, checkfirst=True)
+
+    def current(self, projection: str, *, max_age: float) -> tuple[int, int | None]:
+        """(active, proposed) from one read of the whole table, shared by every caller for
+        up to `max_age` seconds. A worker's twenty supervisors look once a second each: two
+        queries apiece (with a pool ping and a rollback each) were most of an idle worker's
+        CPU; now one query a second serves them all."""
+        with self._table_lock:
+            if self._table is None or self._clock() - self._table[1] >= max_age:
+                self._table = (self._read_all(), self._clock())
+            rows = self._table[0]
+        found = rows.get(projection, (1, None))
+        with self._lock:
+            self._cache[projection] = (found[0], time.monotonic())
+        return found
 
     def active(self, projection: str, *, fresh: bool = False) -> int:
         with self._lock:
@@ -51,15 +67,13 @@ class GenerationRegistry:
             self._cache[projection] = (generation, time.monotonic())
         return generation
 
-    def proposed(self, projection: str) -> int | None:
-        return self._read(projection)[1]
-
     def propose(self, projection: str, generation: int) -> None:
         active = self.active(projection, fresh=True)
         with self.engine.begin() as conn:
             upsert(conn, generations_table,
                    {"projection": projection, "active": active, "proposed": generation},
                    ["projection"])
+        self._forget_table()
 
     def switch(self, projection: str, generation: int) -> None:
         with self.engine.begin() as conn:
@@ -68,12 +82,27 @@ class GenerationRegistry:
                    ["projection"])
         with self._lock:
             self._cache[projection] = (generation, time.monotonic())
+        self._forget_table()
 
     def withdraw(self, projection: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(generations_table)
                          .where(generations_table.c.projection == projection)
                          .values(proposed=None))
+        self._forget_table()
+
+    def _forget_table(self) -> None:
+        """After a change made here: a supervisor that just switched must not see the table
+        as it was before (it would switch back). Taken under the lock, so a read that began
+        before the change cannot be kept after it."""
+        with self._table_lock:
+            self._table = None
+
+    def _read_all(self) -> dict[str, tuple[int, int | None]]:
+        query = select(generations_table.c.projection, generations_table.c.active,
+                       generations_table.c.proposed)
+        with self.engine.connect() as conn:
+            return {row[0]: (row[1], row[2]) for row in conn.execute(query)}
 
     def _read(self, projection: str) -> tuple[int, int | None]:
         need_query()

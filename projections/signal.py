@@ -7,11 +7,16 @@ from collections.abc import Iterable, Mapping
 
 
 class ChangeSignal:
-    """Many threads wait; one `notify` wakes them all. Spurious wake-ups are harmless."""
+    """Many threads wait; one `notify` wakes them all. Spurious wake-ups are harmless.
+
+    `complete`: every change is notified here, including other processes' (a Postgres
+    listener hears them); waiters then need not look on their own as often.
+    """
 
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self._generation = 0
+        self.complete = False
 
     def notify(self, *_: object) -> None:
         with self._condition:
@@ -115,6 +120,15 @@ class LogSignals:
         self._signals: dict[str, ChangeSignal] = {}
         self._log_of: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._complete = False
+
+    def hear_every_process(self) -> None:
+        """Appends by every process are notified here from now on (a Postgres listener
+        started): the signals, present and future, are `complete`."""
+        with self._lock:
+            self._complete = True
+            for signal in self._signals.values():
+                signal.complete = True
 
     def share(self, log: str, application_names: list[str]) -> None:
         for name in application_names:
@@ -123,7 +137,11 @@ class LogSignals:
     def of(self, application_name: str) -> ChangeSignal:
         log = self._log_of.get(application_name, application_name)
         with self._lock:
-            return self._signals.setdefault(log, ChangeSignal())
+            signal = self._signals.get(log)
+            if signal is None:
+                signal = self._signals[log] = ChangeSignal()
+                signal.complete = self._complete
+            return signal
 
     def notify(self, application_name: str, *_: object) -> None:
         self.of(application_name).notify()

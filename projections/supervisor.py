@@ -63,13 +63,13 @@ class ProjectionSupervisor:
                     raise
 
     def tick(self) -> None:
-        """Follow a proposal (when we run the live runner) or a switch made elsewhere."""
-        proposed = self.registry.proposed(self.name)
+        """Follow a proposal (when we run the live runner) or a switch made elsewhere, as
+        the registry's shared read of the table shows them (at most half a watch old)."""
+        active, proposed = self.registry.current(self.name, max_age=WATCH_SECONDS / 2)
         running = self.live is not None and self.live.status.state == "running"
         if proposed is not None and proposed > self.generation and running:
             self._hand_over(proposed)
             return
-        active = self.registry.active(self.name, fresh=True)
         if active != self.generation:
             self._replace(active)
 

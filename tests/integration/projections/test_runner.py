@@ -28,6 +28,7 @@ from infra.eventstore import eventstore_env
 from infra.locks import AdvisoryLock, FileLock
 from infra.settings import Settings
 from interfaces.control_plane import ControlPlane
+from projections import runner as runner_module
 from projections.runner import Runner, RunnerLock
 from projections.signal import ChangeSignal
 from projections.sql import upsert
@@ -444,3 +445,47 @@ def test_a_following_runner_reads_its_position_once(backend: Backend,
 
     assert reads[:1] == [None] and len(reads) == 1, reads
     assert real(backend.app.name) == backend.head()
+
+
+@pytest.mark.parametrize("complete", [True, False], ids=["every-append-heard", "may-miss"])
+def test_an_idle_runner_looks_at_the_log_unasked_only_when_a_push_may_miss_it(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch, complete: bool) -> None:
+    """Ticks keep their second while idle. With every append heard (a Postgres listener) the
+    runner reads the log when woken, not once a second on its own; otherwise it still looks
+    on its own, for the appends of processes it cannot hear."""
+    monkeypatch.setattr(runner_module, "TICK_SECONDS", 0.02)
+    monkeypatch.setattr(runner_module, "IDLE_RECHECK_SECONDS", 0.05)
+    monkeypatch.setattr(runner_module, "HEARD_RECHECK_SECONDS", 60.0)
+    view = TenancyView(backend.engine, 1)
+    wakeup = ChangeSignal()
+    wakeup.complete = complete
+    looks, ticks, ticked = [0], [0], threading.Event()
+    real = backend.app.recorder.select_notifications
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name == "runner-tenancy@1":
+            looks[0] += 1
+        return real(*args, **kwargs)
+
+    def tick() -> None:
+        ticks[0] += 1
+        if ticks[0] >= 15:
+            ticked.set()
+
+    monkeypatch.setattr(backend.app.recorder, "select_notifications", counted)
+    runner = Runner(name="tenancy@1", app=backend.app, processor=TenancyProjection(view),
+                    recorder=view, wakeup=wakeup, lock=backend.make_lock("tenancy@1"),
+                    batch=view.batch, tick=tick)
+    runner.start()
+    try:
+        assert ticked.wait(HANDOVER_TIMEOUT_SECONDS)  # 15 ticks, about 0.3 s, idle
+        idle_looks = looks[0]
+        seed(backend.app, orgs=1, projects_per_org=1)
+        wakeup.notify()  # the append is heard: projected at once, not at a recheck
+        view.wait(backend.app.name, backend.head(), timeout=HANDOVER_TIMEOUT_SECONDS)
+    finally:
+        runner.stop()
+    if complete:
+        assert idle_looks == 1  # the first look after starting, then none unasked
+    else:
+        assert idle_looks >= 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from projections.signal import ChangeSignal, TrackingSignals
+from projections.signal import ChangeSignal, LogSignals, TrackingSignals
 
 BOUND_SECONDS = 5.0
 
@@ -94,3 +94,14 @@ def test_a_waiter_woken_by_a_commit_finds_its_projections_watchers_already_moved
     signals._condition.notify_all = recording_wake_all  # type: ignore[method-assign]
     signals.notify("tenancy@1\tTenancy\t7")
     assert at_wake == [before + 1]
+
+
+def test_log_signals_are_complete_once_every_process_is_heard() -> None:
+    """Before a listener hears other processes' appends a runner must look on its own; after,
+    every log's signal says it is complete, the ones made later too."""
+    signals = LogSignals()
+    signals.share("events", ["Tenancy", "Usage"])
+    tenancy = signals.of("Tenancy")
+    assert not tenancy.complete
+    signals.hear_every_process()
+    assert tenancy.complete and signals.of("Usage").complete and signals.of("Billing").complete

@@ -1,0 +1,41 @@
+"""GenerationRegistry.current: one read of the table shared by a process's supervisors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import event
+
+from infra.database import read_model_engine
+from projections.generations import GenerationRegistry
+
+
+def test_supervisors_share_one_read_and_see_this_process_s_changes_at_once(
+        tmp_path: Path) -> None:
+    engine = read_model_engine(None, tmp_path / "read.sqlite3", "unused")
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_: statements.append(statement))
+    now = [100.0]
+    registry = GenerationRegistry(engine, clock=lambda: now[0])
+    registry.switch("tenancy", 1)
+    registry.switch("usage", 1)
+
+    statements.clear()
+    assert registry.current("tenancy", max_age=0.5) == (1, None)
+    assert registry.current("usage", max_age=0.5) == (1, None)
+    assert registry.current("models", max_age=0.5) == (1, None)  # no row yet: generation 1
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+
+    registry.propose("tenancy", 2)  # a change made here is seen at once, not half a second on
+    assert registry.current("tenancy", max_age=0.5) == (1, 2)
+    registry.switch("tenancy", 2)
+    assert registry.current("tenancy", max_age=0.5) == (2, None)
+    assert registry.active("tenancy") == 2
+
+    other = GenerationRegistry(engine, clock=lambda: now[0])  # another process
+    other.switch("usage", 3)
+    assert registry.current("usage", max_age=0.5) == (1, None)  # its read is still young
+    now[0] += 0.5
+    assert registry.current("usage", max_age=0.5) == (3, None)
+    engine.dispose()
