@@ -38,10 +38,12 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
                         f"{params.get('dbname')}/{datastore.schema}.{events_table_name}")
         self.group_commit = GroupCommit(super().insert_events)
         # The library's insert sends one array of a composite type, which psycopg dumps in
-        # Python (about 50 us an event); four arrays of plain values are dumped in C.
+        # Python (about 50 us an event); four arrays of plain values cost less, and sent in
+        # binary (`%b`) less again: in text each state is hex-escaped and quoted with regular
+        # expressions (17-27 us an event of client CPU against 3-4 us in binary).
         self.insert_events_statement = self._sql(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%s::{id_type}[], %s::integer[], %s::text[], %s::bytea[]) "
+            "SELECT * FROM unnest(%b::{id_type}[], %b::integer[], %b::text[], %b::bytea[]) "
             "RETURNING notification_id", id_type=self.originator_id_type)
 
     def insert_events(self, stored_events: Sequence[StoredEvent],
@@ -93,7 +95,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     def _insert_links(self, curs: Cursor[DictRow], links: Sequence[Link]) -> None:
         curs.execute(self._sql(
             "INSERT INTO {schema}.{chain} (notification_id, previous_id, hash) "
-            "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[])"),
+            "SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::text[])"),
             ([link.notification_id for link in links], [link.previous_id for link in links],
              [link.hash for link in links]), prepare=True)
 
