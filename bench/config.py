@@ -21,7 +21,7 @@ class BenchConfig:
     concurrency: int = 32         # BENCH_CONCURRENCY: closed-loop clients (wrk, pgbench)
     rate: float = 200.0           # BENCH_RATE: open-loop arrivals per second (gateway)
     job_events: int = 10_000      # BENCH_JOB_EVENTS: events of the job that is loaded
-    job_loads: int = 100          # BENCH_JOB_LOADS: loads timed (a p99 of 30 was their max)
+    job_loads: int = 1000         # BENCH_JOB_LOADS: loads timed (the baseline read every 10th)
     dataset_mb: float = 16.0      # BENCH_DATASET_MB: size of the validated JSONL file
     max_tokens: int = 8           # BENCH_MAX_TOKENS: completion length asked of the upstream
     database_url: str = ""        # BENCH_DATABASE_URL: empty starts a private server
