@@ -3,7 +3,8 @@
 Entries are keyed by SHA-256 of the key, never the key itself, live at most `ttl` seconds
 (≤ 30), and are dropped at once when the auth service pushes the key's id (revoked or
 changed). A drop also invalidates introspections still in flight, so a result fetched before a
-revocation can never be cached after it.
+revocation can never be cached after it. An entry past half its ttl is `refresh_due`: the
+introspector fetches it again in the background while requests go on with it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from uuid import UUID
 
 MAX_TTL_SECONDS = 30.0
 MAX_ENTRIES = 10_000
+REFRESH_AFTER = 0.5  # of the ttl
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class ApiKeyGrant:
 class _Entry:
     grant: ApiKeyGrant | None  # None: inactive (unknown, revoked, expired: terminal states)
     stored_at: float
+    refresh_at: float
 
 
 def key_digest(key: str) -> str:
@@ -69,11 +72,26 @@ class ApiKeyCache:
                 return False, None
             return True, entry.grant
 
+    def refresh_due(self, digest: str) -> bool:
+        """Is the entry old enough to fetch again (in the background) before it expires?"""
+        with self._lock:
+            entry = self._entries.get(digest)
+            return entry is not None and self._clock() >= entry.refresh_at
+
+    def postpone_refresh(self, digest: str) -> None:
+        """A background fetch failed: try no other before the entry expires."""
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is not None:
+                self._entries[digest] = _Entry(entry.grant, entry.stored_at,
+                                               entry.stored_at + self.ttl)
+
     def put(self, digest: str, grant: ApiKeyGrant | None, generation: int) -> None:
         with self._lock:
             if self.ttl <= 0 or generation != self._generation:
                 return
-            self._entries[digest] = _Entry(grant, self._clock())
+            now = self._clock()
+            self._entries[digest] = _Entry(grant, now, now + self.ttl * REFRESH_AFTER)
             self._entries.move_to_end(digest)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
