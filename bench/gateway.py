@@ -61,15 +61,15 @@ GATEWAY, WRITER = "gateway process", "its usage writer"
 
 @dataclass(frozen=True)
 class Processes:
-    """The pids whose CPU time is counted, by group (each with its descendants)."""
+    """The pids whose CPU time is counted, by group (each with its descendants); the
+    gateway's group is its one process, whose children are its usage writer."""
 
-    gateway: int
     groups: dict[str, list[int]]
 
     def per_request(self, before: cpu.Snapshot, after: cpu.Snapshot,
                     requests: int) -> dict[str, float]:
         spent = cpu.used(before, after)
-        alone = cpu.used_by(before, after, GATEWAY, self.gateway)
+        alone = cpu.used_by(before, after, GATEWAY, self.groups[GATEWAY][0])
         spent = {GATEWAY: alone, WRITER: spent.pop(GATEWAY) - alone, **spent}
         return {name: seconds / max(requests, 1) * 1e6 for name, seconds in spent.items()}
 
@@ -141,12 +141,12 @@ def _rows(context: BenchContext, ours: Side, direct: Side) -> list[Row]:
 
 def _processes(context: BenchContext, upstream: Process) -> Processes:
     deployment = context.deployment
-    [gateway] = deployment.pids("gateway")
-    groups = {GATEWAY: [gateway], "worker": deployment.pids("worker", "own-worker")}
+    groups = {GATEWAY: deployment.pids("gateway"),
+              "worker": deployment.pids("worker", "own-worker")}
     if context.postgres_pid is not None:
         groups["Postgres"] = [context.postgres_pid]
     groups["upstream"] = [upstream.popen.pid]
-    return Processes(gateway, groups)
+    return Processes(groups)
 
 
 def run(context: BenchContext) -> Section:

@@ -51,20 +51,20 @@ class GenerationRegistry:
         with self._table_lock:
             if self._table is None or self._clock() - self._table[1] >= max_age:
                 self._table = (self._read_all(), self._clock())
-            rows = self._table[0]
+            rows, read_at = self._table
         found = rows.get(projection, (1, None))
-        with self._lock:
-            self._cache[projection] = (found[0], time.monotonic())
+        with self._lock:  # readers here keep it a second from when it was read, not longer
+            self._cache[projection] = (found[0], read_at)
         return found
 
     def active(self, projection: str, *, fresh: bool = False) -> int:
         with self._lock:
             cached = self._cache.get(projection)
-        if not fresh and cached and time.monotonic() - cached[1] < POINTER_TTL_SECONDS:
+        if not fresh and cached and self._clock() - cached[1] < POINTER_TTL_SECONDS:
             return cached[0]
         generation = self._read(projection)[0]
         with self._lock:
-            self._cache[projection] = (generation, time.monotonic())
+            self._cache[projection] = (generation, self._clock())
         return generation
 
     def propose(self, projection: str, generation: int) -> None:
@@ -81,7 +81,7 @@ class GenerationRegistry:
                    {"projection": projection, "active": generation, "proposed": None},
                    ["projection"])
         with self._lock:
-            self._cache[projection] = (generation, time.monotonic())
+            self._cache[projection] = (generation, self._clock())
         self._forget_table()
 
     def withdraw(self, projection: str) -> None:

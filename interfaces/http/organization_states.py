@@ -62,7 +62,7 @@ class OrganizationStates:
         return found.state
 
     async def refreshes_done(self) -> None:
-        """Wait for the background reads started so far (tests, and a clean shutdown)."""
+        """Wait for the background reads started so far (for tests)."""
         await asyncio.gather(*self._refreshing.values())
 
     async def _read(self, org_hex: str, now: float, generation: int) -> str | None:

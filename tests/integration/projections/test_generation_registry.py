@@ -39,3 +39,18 @@ def test_supervisors_share_one_read_and_see_this_process_s_changes_at_once(
     now[0] += 0.5
     assert registry.current("usage", max_age=0.5) == (3, None)
     engine.dispose()
+
+
+def test_a_pointer_taken_from_the_shared_read_is_kept_a_second_from_that_read(
+        tmp_path: Path) -> None:
+    engine = read_model_engine(None, tmp_path / "read.sqlite3", "unused")
+    now = [100.0]
+    registry = GenerationRegistry(engine, clock=lambda: now[0])
+    registry.switch("tenancy", 1)
+    registry.current("usage", max_age=0.5)  # the table, read at 100.0
+    GenerationRegistry(engine, clock=lambda: now[0]).switch("tenancy", 2)  # elsewhere
+    now[0] = 100.4
+    assert registry.current("tenancy", max_age=0.5) == (1, None)  # the shared read, still
+    now[0] = 101.0  # a second after the read, not after the call that took it
+    assert registry.active("tenancy") == 2
+    engine.dispose()

@@ -66,7 +66,7 @@ def test_a_process_started_between_snapshots_counts_from_zero() -> None:
 
 
 def test_the_gateway_pair_splits_the_gateway_from_its_usage_writer() -> None:
-    processes = Processes(gateway=10, groups={GATEWAY: [10], "worker": [20]})
+    processes = Processes(groups={GATEWAY: [10], "worker": [20]})
     before = {GATEWAY: {10: 1.0, 11: 2.0}, "worker": {20: 0.5}}
     after = {GATEWAY: {10: 1.2, 11: 2.1}, "worker": {20: 0.55}}
     per_request = processes.per_request(before, after, requests=100)
