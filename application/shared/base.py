@@ -14,6 +14,7 @@ from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
 
 from application.shared.outcome import F, Outcome, replayed
+from application.shared.replay import InTurnForEveryClass, InTurnRepository
 from domain.shared.cause import Cause
 from domain.shared.errors import ConflictError
 
@@ -65,6 +66,8 @@ class CollectedEvents(ProcessingEvent[UUID]):
 class BitstrideApplication(Application[UUID]):
     """Adds the shared transcodings, not-found handling and conflict retries."""
 
+    snapshotting_projectors = InTurnForEveryClass()
+
     def __init__(self, env: Any = None) -> None:
         super().__init__(env)
         # Called with (application name, last notification id) after each save commits; the
@@ -72,6 +75,11 @@ class BitstrideApplication(Application[UUID]):
         self.append_listeners: list[Callable[[str, int], None]] = []
         # Called with (application name, seconds) for each atomic append: the metric's source.
         self.append_timers: list[Callable[[str, float], None]] = []
+
+    def construct_repository(self) -> InTurnRepository:
+        """Rebuilds aggregates with `mutate_in_turn`. No aggregate cache: every command reads
+        the stored state, which other processes may have moved on."""
+        return InTurnRepository(event_store=self.events, snapshot_store=self.snapshots)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """The library's save with `CollectedEvents` (and without its deprecated `notify`)."""
