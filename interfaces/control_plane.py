@@ -148,8 +148,11 @@ class ControlPlane:
             self.log_signals.share("events", [app.name for app in self.applications])
         self.read_engine: Engine = read_model_engine(
             settings.database_url, settings.events_sqlite_path, settings.read_model_schema)
+        # Sized to the handler threads: each holds a connection while its query runs, and a
+        # smaller pool opened and closed its overflow connections on every busy second.
         self.query_engine: Engine = query_engine(settings.database_url, self.read_engine,
-                                                 settings.read_model_schema)
+                                                 settings.read_model_schema,
+                                                 pool_size=settings.http_threads)
         self.generations = GenerationRegistry(self.read_engine)
         self.read_models = ReadModels(
             self.read_engine, self.generations, log_signals=self.log_signals,

@@ -39,6 +39,7 @@ class GenerationRegistry:
         self.engine, self._clock = engine, clock
         self._cache: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
+        self._reading: set[str] = set()  # projections whose pointer a caller is reading now
         self._table: tuple[dict[str, tuple[int, int | None]], float] | None = None
         self._table_lock = threading.Lock()
         generations_metadata.create_all(engine, checkfirst=True)
@@ -58,14 +59,25 @@ class GenerationRegistry:
         return found
 
     def active(self, projection: str, *, fresh: bool = False) -> int:
+        """The cached pointer while under a second old. Once it is older, one caller reads
+        the table and the others keep the old pointer until that read is done: on each
+        expiry, every handler thread used to read it at once, and the crowd outgrew the
+        pool, which opened and closed a connection for each."""
         with self._lock:
             cached = self._cache.get(projection)
-        if not fresh and cached and self._clock() - cached[1] < POINTER_TTL_SECONDS:
-            return cached[0]
-        generation = self._read(projection)[0]
-        with self._lock:
-            self._cache[projection] = (generation, self._clock())
-        return generation
+            young = cached and self._clock() - cached[1] < POINTER_TTL_SECONDS
+            if cached and not fresh and (young or projection in self._reading):
+                return cached[0]
+            self._reading.add(projection)
+        generation: int | None = None
+        try:
+            generation = self._read(projection)[0]
+            return generation
+        finally:
+            with self._lock:
+                self._reading.discard(projection)
+                if generation is not None:
+                    self._cache[projection] = (generation, self._clock())
 
     def propose(self, projection: str, generation: int) -> None:
         active = self.active(projection, fresh=True)

@@ -1,9 +1,13 @@
-"""GenerationRegistry.current: one read of the table shared by a process's supervisors."""
+"""GenerationRegistry: one read of the table shared by a process's supervisors (`current`),
+and one reader of an expired pointer at a time (`active`)."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from sqlalchemy import event
 
 from infra.database import read_model_engine
@@ -53,4 +57,49 @@ def test_a_pointer_taken_from_the_shared_read_is_kept_a_second_from_that_read(
     assert registry.current("tenancy", max_age=0.5) == (1, None)  # the shared read, still
     now[0] = 101.0  # a second after the read, not after the call that took it
     assert registry.active("tenancy") == 2
+    engine.dispose()
+
+
+def test_an_expired_pointer_is_read_by_one_caller_while_the_others_keep_it(
+        tmp_path: Path) -> None:
+    engine = read_model_engine(None, tmp_path / "read.sqlite3", "unused")
+    now = [100.0]
+    registry = GenerationRegistry(engine, clock=lambda: now[0])
+    registry.switch("tenancy", 1)
+    GenerationRegistry(engine, clock=lambda: now[0]).switch("tenancy", 2)  # elsewhere
+    now[0] = 101.0  # the pointer has expired
+    reading, release = threading.Event(), threading.Event()
+    reads: list[str] = []
+    read_table = registry._read
+
+    def slow_read(projection: str) -> tuple[int, int | None]:
+        reads.append(projection)
+        reading.set()
+        release.wait(5)
+        return read_table(projection)
+
+    registry._read = slow_read  # type: ignore[method-assign]
+    with ThreadPoolExecutor(1) as pool:
+        leader = pool.submit(registry.active, "tenancy")
+        assert reading.wait(5)
+        assert [registry.active("tenancy") for _ in range(5)] == [1] * 5  # no read of theirs
+        release.set()
+        assert leader.result(5) == 2
+    assert registry.active("tenancy") == 2 and reads == ["tenancy"]
+    engine.dispose()
+
+
+def test_a_failed_read_leaves_the_next_caller_to_read(tmp_path: Path) -> None:
+    engine = read_model_engine(None, tmp_path / "read.sqlite3", "unused")
+    now = [100.0]
+    registry = GenerationRegistry(engine, clock=lambda: now[0])
+    registry.switch("tenancy", 1)
+    now[0] = 101.0
+    read_table = registry._read
+    registry._read = lambda _projection: 1 / 0  # type: ignore[assignment,method-assign]
+    with pytest.raises(ZeroDivisionError):
+        registry.active("tenancy")
+    registry._read = read_table  # type: ignore[method-assign]
+    GenerationRegistry(engine, clock=lambda: now[0]).switch("tenancy", 3)
+    assert registry.active("tenancy") == 3
     engine.dispose()
