@@ -4,24 +4,36 @@ and one reader of an expired pointer at a time (`active`)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
 from infra.database import read_model_engine
 from projections.generations import GenerationRegistry
 
 
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    made = read_model_engine(None, tmp_path / "read.sqlite3", "unused")
+    yield made
+    made.dispose()
+
+
+def registry_on(engine: Engine, now: list[float]) -> GenerationRegistry:
+    """A registry (one process's) whose clock reads `now[0]`."""
+    return GenerationRegistry(engine, clock=lambda: now[0])
+
+
 def test_supervisors_share_one_read_and_see_this_process_s_changes_at_once(
-        tmp_path: Path) -> None:
-    engine = read_model_engine(None, tmp_path / "read.sqlite3", "unused")
+        engine: Engine) -> None:
     statements: list[str] = []
     event.listen(engine, "before_cursor_execute",
                  lambda _c, _cur, statement, *_: statements.append(statement))
     now = [100.0]
-    registry = GenerationRegistry(engine, clock=lambda: now[0])
+    registry = registry_on(engine, now)
     registry.switch("tenancy", 1)
     registry.switch("usage", 1)
 
@@ -37,36 +49,32 @@ def test_supervisors_share_one_read_and_see_this_process_s_changes_at_once(
     assert registry.current("tenancy", max_age=0.5) == (2, None)
     assert registry.active("tenancy") == 2
 
-    other = GenerationRegistry(engine, clock=lambda: now[0])  # another process
+    other = registry_on(engine, now)  # another process
     other.switch("usage", 3)
     assert registry.current("usage", max_age=0.5) == (1, None)  # its read is still young
     now[0] += 0.5
     assert registry.current("usage", max_age=0.5) == (3, None)
-    engine.dispose()
 
 
 def test_a_pointer_taken_from_the_shared_read_is_kept_a_second_from_that_read(
-        tmp_path: Path) -> None:
-    engine = read_model_engine(None, tmp_path / "read.sqlite3", "unused")
+        engine: Engine) -> None:
     now = [100.0]
-    registry = GenerationRegistry(engine, clock=lambda: now[0])
+    registry = registry_on(engine, now)
     registry.switch("tenancy", 1)
     registry.current("usage", max_age=0.5)  # the table, read at 100.0
-    GenerationRegistry(engine, clock=lambda: now[0]).switch("tenancy", 2)  # elsewhere
+    registry_on(engine, now).switch("tenancy", 2)  # elsewhere
     now[0] = 100.4
     assert registry.current("tenancy", max_age=0.5) == (1, None)  # the shared read, still
     now[0] = 101.0  # a second after the read, not after the call that took it
     assert registry.active("tenancy") == 2
-    engine.dispose()
 
 
 def test_an_expired_pointer_is_read_by_one_caller_while_the_others_keep_it(
-        tmp_path: Path) -> None:
-    engine = read_model_engine(None, tmp_path / "read.sqlite3", "unused")
+        engine: Engine) -> None:
     now = [100.0]
-    registry = GenerationRegistry(engine, clock=lambda: now[0])
+    registry = registry_on(engine, now)
     registry.switch("tenancy", 1)
-    GenerationRegistry(engine, clock=lambda: now[0]).switch("tenancy", 2)  # elsewhere
+    registry_on(engine, now).switch("tenancy", 2)  # elsewhere
     now[0] = 101.0  # the pointer has expired
     reading, release = threading.Event(), threading.Event()
     reads: list[str] = []
@@ -86,13 +94,11 @@ def test_an_expired_pointer_is_read_by_one_caller_while_the_others_keep_it(
         release.set()
         assert leader.result(5) == 2
     assert registry.active("tenancy") == 2 and reads == ["tenancy"]
-    engine.dispose()
 
 
-def test_a_failed_read_leaves_the_next_caller_to_read(tmp_path: Path) -> None:
-    engine = read_model_engine(None, tmp_path / "read.sqlite3", "unused")
+def test_a_failed_read_leaves_the_next_caller_to_read(engine: Engine) -> None:
     now = [100.0]
-    registry = GenerationRegistry(engine, clock=lambda: now[0])
+    registry = registry_on(engine, now)
     registry.switch("tenancy", 1)
     now[0] = 101.0
     read_table = registry._read
@@ -100,6 +106,5 @@ def test_a_failed_read_leaves_the_next_caller_to_read(tmp_path: Path) -> None:
     with pytest.raises(ZeroDivisionError):
         registry.active("tenancy")
     registry._read = read_table  # type: ignore[method-assign]
-    GenerationRegistry(engine, clock=lambda: now[0]).switch("tenancy", 3)
+    registry_on(engine, now).switch("tenancy", 3)
     assert registry.active("tenancy") == 3
-    engine.dispose()
