@@ -31,7 +31,10 @@ answers do; latency counts from each request's scheduled start, and a request st
 after the schedule ends is counted as failed (so a server that cannot keep up shows it as
 failures and low throughput instead of stretching the round). Added latency = gateway
 percentile - direct percentile (medians over rounds). Streams: the same at the same rate with
-`"stream": true`; time to first byte of the body, which is the first SSE event.
+`"stream": true`; time to first byte of the body, which is the first SSE event. The load
+generator's garbage collector is paused while a round is measured (bench/quiet.py): a full
+collection of the bench process took about 45 ms, and its stall was counted against
+whichever server the round was measuring.
 **CPU per request**: the user + system time each process used during the plain rounds
 (bench/cpu.py, from `/proc`), over the requests answered; the gateway's child processes are
 its usage writer. During the direct rounds the gateway, its writer and the worker are idle:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import aiohttp
 import uvloop
 
+from bench.quiet import collector_paused
+
 TIMEOUT_SECONDS = 30.0
 WARM_UP_SECONDS = 0.5  # at the same rate, not counted: connections opened, caches warm
 # Past the schedule, answers get this long; those still open then are failures. A server that
@@ -94,8 +96,9 @@ async def _run(url: str, *, body: bytes, headers: Mapping[str, str], rate: float
             timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)) as client:
         await _schedule(client, url, body=body, headers=headers, rate=rate,
                         seconds=WARM_UP_SECONDS, stream=stream)
-        return await _schedule(client, url, body=body, headers=headers, rate=rate,
-                               seconds=seconds, stream=stream)
+        with collector_paused():
+            return await _schedule(client, url, body=body, headers=headers, rate=rate,
+                                   seconds=seconds, stream=stream)
 
 
 def run(url: str, body: bytes, headers: Mapping[str, str], *, rate: float, seconds: float,

@@ -9,6 +9,7 @@ from typing import Any
 from bench import write_path
 from bench.context import BenchContext
 from bench.lag import LagProbe, lags, resolution
+from bench.quiet import collector_paused
 from bench.report import Row, Section, Target
 from bench.stats import median, percentile
 
@@ -21,7 +22,9 @@ to the tenancy log and each projection commit (both send NOTIFY at commit), and 
 reads the log head and the tenancy projection's tracked position in one statement. The lag
 of notification n is the time between the first reading that shows n appended and the first
 that shows it projected; lags under the time between readings (the resolution, given in the
-rounds) read as zero. The load's own request latency is not part of it.
+rounds) read as zero. The load's own request latency is not part of it. The probe's
+process does no garbage collection during the round (bench/quiet.py): a collection's pause
+would delay the readings and count as lag.
 
 **Rebuild.** With the worker stopped, `ControlPlane.read_models.rebuild("tenancy")` (what
 `bitstride projections rebuild tenancy` runs, timed in-process without the CLI's start-up)
@@ -36,11 +39,12 @@ def measure_lag(context: BenchContext) -> list[Row]:
     deployment = context.deployment
     probe = LagProbe(context.config.database_url, deployment.events_schema,
                      deployment.read_schema)
-    probe.start()
-    try:
-        load = write_path.post_projects(context, context.config.seconds)
-    finally:
-        readings = probe.stop()
+    with collector_paused():
+        probe.start()
+        try:
+            load = write_path.post_projects(context, context.config.seconds)
+        finally:
+            readings = probe.stop()
     seen = [lag * 1000 for lag in lags(readings)]
     if not seen:
         raise RuntimeError("the lag probe saw no event projected")
