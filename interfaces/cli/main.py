@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from infra.heap import freeze_startup_heap
 from infra.logging import configure_logging
 from infra.settings import Settings, SettingsError, load_settings
 from interfaces.cli.audit import audit
@@ -15,7 +16,6 @@ from interfaces.cli.serving import (
     announce,
     build_plane,
     favour_the_loop,
-    freeze_startup_heap,
     run_http,
     wait_for_signal,
 )

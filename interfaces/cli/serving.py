@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import signal
 import sys
 import threading
@@ -14,6 +13,7 @@ import click
 import litestar.concurrency
 import uvicorn
 
+from infra.heap import freeze_startup_heap
 from infra.settings import Settings
 
 GRACEFUL_SHUTDOWN_SECONDS = 10
@@ -60,18 +60,6 @@ def run_handlers_on(threads: int) -> None:
     Set before the loop starts; Litestar refuses it afterwards."""
     litestar.concurrency.set_asyncio_executor(
         ThreadPoolExecutor(max_workers=threads, thread_name_prefix="http-handler"))
-
-
-def freeze_startup_heap() -> None:
-    """Keep the collector off what start-up built: modules, the app, pools, caches.
-
-    A serving process holds a few hundred thousand long-lived objects. Without this, every
-    full collection walks them all: about 100 ms with the GIL held, every second or two
-    under load, which was most of the gateway's p99 and of the projections' lag p99. Frozen
-    objects are never collected, so the garbage is collected first; what is made later is
-    collected as usual."""
-    gc.collect()
-    gc.freeze()
 
 
 GATEWAY_SWITCH_SECONDS = 0.0005
