@@ -21,6 +21,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from infra.chain.links import Link, extend, seal
 from infra.group_commit import GroupCommit
 from infra.pg_outage import guard
+from infra.pg_ping import check_when_idle
 
 SEAL_PAGE = 1000
 
@@ -29,6 +30,7 @@ class ChainedPostgresApplicationRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *,
                  events_table_name: str = "stored_events") -> None:
         guard(datastore)  # an outage answers at once, not after eventsourcing's retries
+        check_when_idle(datastore)  # no ping round trip before each load and append
         super().__init__(datastore, events_table_name=events_table_name)
         self.chain_table_name = f"{events_table_name}_chain"
         self.check_identifier_length(self.chain_table_name)
