@@ -79,8 +79,11 @@ class UpstreamClient:
         """Made on the serving loop: the session and the semaphore belong to it."""
         self._slots = asyncio.Semaphore(self.pool_size)
         connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30.0)
+        # No cookie jar: one session carries every tenant's requests, so a cookie a replica
+        # set on one answer would otherwise go out with the next request, anyone's.
         self._session = aiohttp.ClientSession(
             connector=connector, auto_decompress=False, trust_env=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout))
 
     async def close(self) -> None:

@@ -99,3 +99,36 @@ async def test_a_connection_broken_mid_answer_is_a_broken_upstream(replica: str)
     ok = await client.post(f"{replica}/ok", b"{}", HEADERS)  # its slot came back
     await ok.aclose()
     await client.close()
+
+
+async def set_cookie(_request: web.Request) -> web.Response:
+    response = web.json_response({"ok": True})
+    response.set_cookie("replica_session", "from-an-earlier-request")
+    return response
+
+
+async def echo_cookie(request: web.Request) -> web.Response:
+    return web.json_response({"cookie": request.headers.get("Cookie")})
+
+
+async def test_a_replica_s_cookie_is_never_sent_with_a_later_request() -> None:
+    """The client is shared by every tenant's requests: a cookie one answer set must not
+    ride along on the next, whoever makes it (and keeping none costs nothing per request)."""
+    app = web.Application()
+    app.router.add_post("/set", set_cookie)
+    app.router.add_post("/echo", echo_cookie)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    client = await started()
+    try:
+        base = f"http://localhost:{server.port}"  # a host name: IP hosts keep no cookies
+        first = await client.post(f"{base}/set", b"{}", HEADERS)
+        assert "replica_session" in first.headers.get("set-cookie", "")
+        await first.aread()
+        await first.aclose()
+        second = await client.post(f"{base}/echo", b"{}", HEADERS)
+        assert await second.aread() == b'{"cookie": null}'
+        await second.aclose()
+    finally:
+        await client.close()
+        await server.close()
