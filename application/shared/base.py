@@ -9,12 +9,17 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import structlog
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    ProjectorFunction,
+)
 from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
 
 from application.shared.outcome import F, Outcome, replayed
-from application.shared.replay import InTurnForEveryClass, InTurnRepository
+from application.shared.replay import InTurnForEveryClass, InTurnRepository, mutate_in_turn
 from domain.shared.cause import Cause
 from domain.shared.errors import ConflictError
 
@@ -96,6 +101,11 @@ class BitstrideApplication(Application[UUID]):
         for timer in self.append_timers:
             timer(self.name, time.perf_counter() - started)
         return recordings
+
+    def take_snapshot(self, aggregate_id: UUID, version: int | None = None,
+                      projector_func: ProjectorFunction[Any, Any] = mutate_in_turn) -> None:
+        """The library's, rebuilding with `mutate_in_turn` unless told otherwise."""
+        super().take_snapshot(aggregate_id, version, projector_func)
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
         """A snapshot is written after the events committed: failing to write one must not
